@@ -1,0 +1,29 @@
+"""Data sets both styles train and test on, found without any download.
+
+Search order for files: --data-dir, $TF_PARITY_DATA, the Keras cache (~/.keras/datasets or
+$KERAS_HOME/datasets), then system packages (/usr/share/datasets). Every loader returns a
+`Dataset` of float32 NHWC images in [0, 1] and int64 labels.
+"""
+from parity.datasets.errors import DataError
+from parity.datasets.registry import (
+    AUTO_ORDER,
+    DATASETS,
+    Dataset,
+    DataNotFound,
+    describe,
+    load,
+    resolve,
+    search_roots,
+)
+
+__all__ = [
+    "AUTO_ORDER",
+    "DATASETS",
+    "DataError",
+    "DataNotFound",
+    "Dataset",
+    "describe",
+    "load",
+    "resolve",
+    "search_roots",
+]
