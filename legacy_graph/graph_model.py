@@ -1,0 +1,29 @@
+"""What every legacy builder returns: the handles a TF1 user would keep around."""
+import collections
+
+GraphModel = collections.namedtuple("GraphModel", [
+    "graph",        # the tf.Graph everything was built in
+    "x",            # image placeholder
+    "y_true",       # one-hot label placeholder
+    "training",     # bool placeholder (defaults to False), or None for models without batch norm
+    "logits",       # output before softmax (the model's output tensor)
+    "y_pred_cls",   # predicted class
+    "loss",         # scalar training loss
+    "train_op",     # one optimizer step (runs the batch-norm updates where there are any)
+    "accuracy",     # fraction of the batch classified right
+    "variables",    # model variables in canonical order (layer by layer, kernel then bias)
+    "endpoints",    # OrderedDict of named intermediate outputs, input to logits
+    "optimizer",    # the tf.compat.v1.train optimizer
+])
+
+ENDPOINTS = "tf_parity_endpoints"
+
+
+def add_endpoint(graph, name, tensor):
+    """Records a named intermediate output so the parity report can find where styles part."""
+    graph.add_to_collection(ENDPOINTS, (name, tensor))
+    return tensor
+
+
+def endpoints(graph):
+    return collections.OrderedDict(graph.get_collection(ENDPOINTS))
