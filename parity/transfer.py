@@ -1,0 +1,100 @@
+"""Weight transfer between the styles in canonical order, and TF1 checkpoints into Keras."""
+from pathlib import Path
+
+import numpy as np
+
+# The legacy tree names variables as TF1 code did; Keras names them by role.
+_ROLE_ALIASES = {"weights": "kernel", "biases": "bias", "depthwise_weights": "depthwise_kernel"}
+
+
+class TransferError(ValueError):
+    """Two weight lists that cannot be zipped together; the message names the first mismatch."""
+
+
+def layer_and_role(name: str):
+    """'conv1/weights:0' -> ('conv1', 'kernel'); 'fc1/bias' -> ('fc1', 'bias')."""
+    name = name.split(":")[0]
+    layer, _, role = name.rpartition("/")
+    return layer, _ROLE_ALIASES.get(role, role)
+
+
+def same_layer_and_role(a: str, b: str):
+    """True when both name the same role and one layer path ends with the other
+    ('fc' matches Keras' 'sequential/fc'; 'conv1' does not match 'block1/conv2')."""
+    (layer_a, role_a), (layer_b, role_b) = layer_and_role(a), layer_and_role(b)
+    parts_a, parts_b = layer_a.split("/"), layer_b.split("/")
+    n = min(len(parts_a), len(parts_b))
+    return role_a == role_b and parts_a[len(parts_a) - n:] == parts_b[len(parts_b) - n:]
+
+
+def check_compatible(src_names, src_shapes, dst_names, dst_shapes, match_names=True):
+    """Raises TransferError at the first pair whose shape (or layer and role) differs."""
+    for i, (sn, ss, dn, ds) in enumerate(zip(src_names, src_shapes, dst_names, dst_shapes)):
+        if tuple(ss) != tuple(ds):
+            raise TransferError(f"weight {i}: {sn} has shape {tuple(ss)} but {dn} has shape {tuple(ds)}")
+        if match_names and not same_layer_and_role(sn, dn):
+            raise TransferError(f"weight {i}: {sn} would be copied into {dn}; the canonical orders differ")
+    if len(src_names) != len(dst_names):
+        longer, names = ("source", src_names) if len(src_names) > len(dst_names) else ("destination", dst_names)
+        extra = names[min(len(src_names), len(dst_names))]
+        raise TransferError(f"the source has {len(src_names)} weights and the destination {len(dst_names)}; "
+                            f"the first without a partner is {extra} in the {longer}")
+
+
+def transfer(src, dst, match_names=True):
+    """Copies every weight of runner `src` into runner `dst`, in canonical order."""
+    check_compatible(src.names, src.shapes, dst.names, dst.shapes, match_names)
+    dst.set_weights(src.get_weights())
+
+
+def read_checkpoint(path, names, shapes):
+    """Reads the named variables from a TF1 Saver checkpoint, checking every shape.
+
+    Keras 3's `load_weights` reads only `.weights.h5`; a TF1 checkpoint is read variable by
+    variable with `tf.train.load_checkpoint` (pitfall `keras3-weights-format`).
+    """
+    import tensorflow as tf
+
+    prefix = _checkpoint_prefix(path)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except (tf.errors.OpError, ValueError) as e:
+        raise TransferError(f"{path}: not a readable TensorFlow checkpoint ({_first_line(e)})") from None
+    stored = reader.get_variable_to_shape_map()
+    values = []
+    for name, shape in zip(names, shapes):
+        key = name.split(":")[0]
+        if key not in stored:
+            model_keys = sorted(k for k in stored if not _is_optimizer_slot(k))
+            raise TransferError(f"{path}: no variable {key!r}; the checkpoint holds {', '.join(model_keys)}. "
+                                "Was it saved from this model?")
+        if tuple(stored[key]) != tuple(shape):
+            raise TransferError(f"{path}: {key} has shape {tuple(stored[key])}, the model expects {tuple(shape)}")
+        values.append(np.asarray(reader.get_tensor(key)))
+    return values
+
+
+def _checkpoint_prefix(path):
+    path = Path(path)
+    if path.is_dir():
+        import tensorflow as tf
+
+        latest = tf.train.latest_checkpoint(str(path))
+        if latest is None:
+            raise TransferError(f"{path}: folder holds no TensorFlow checkpoint (no 'checkpoint' index file)")
+        return latest
+    if ".data-" in path.name:
+        path = path.with_name(path.name.split(".data-")[0])
+    elif path.suffix in (".index", ".meta"):
+        path = path.with_suffix("")
+    if not Path(f"{path}.index").exists():
+        raise TransferError(f"{path}: no checkpoint there (expected {path}.index beside its data files)")
+    return str(path)
+
+
+def _is_optimizer_slot(key):
+    return key.endswith(("/Adam", "/Adam_1")) or key.startswith(("beta1_power", "beta2_power"))
+
+
+def _first_line(error):
+    return str(getattr(error, "message", error)).strip().splitlines()[0]
