@@ -1,0 +1,241 @@
+"""The `tf-parity` command: parses, checks the arguments, dispatches. Exit status: 0 success,
+1 a parity check failed, 2 a usage or input error (one line on stderr, no traceback)."""
+import argparse
+import sys
+from pathlib import Path
+
+from parity import registry
+from parity.datasets import DATASETS, DataError
+
+LEGACY_STYLES = ("legacy",)
+EAGER_STYLES = ("eager", "function", "xla", "fit")
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def _model(name):
+    try:
+        return registry.get(name)
+    except registry.UnknownModel as e:
+        raise UsageError(str(e)) from None
+
+
+def _dataset(name):
+    if name != "auto" and name not in DATASETS:
+        raise UsageError(f"unknown dataset {name!r}; choose one of: auto, {', '.join(DATASETS)}")
+    return name
+
+
+def _style(name, allowed):
+    if name not in allowed:
+        raise UsageError(f"unknown style {name!r}; choose one of: {', '.join(allowed)}")
+    return name
+
+
+def _positive(name, value):
+    if value is not None and value < 1:
+        raise UsageError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _writable(path):
+    from parity import report
+
+    try:
+        report.check_writable(path)
+    except OSError as e:
+        raise UsageError(str(e)) from None
+    return Path(path)
+
+
+def cmd_models(args):
+    print(f"{'model':<18} {'input':<10} {'classes':>7}  {'parameters (trainable + non-trainable)':<40} recipe")
+    for spec in registry.MODELS.values():
+        r = spec.recipe
+        params = f"{spec.total_params:,} ({spec.trainable_params:,} + {spec.non_trainable_params:,})"
+        shape = "x".join(map(str, spec.input_shape))
+        print(f"{spec.name:<18} {shape:<10} {spec.num_classes:>7}  {params:<40} "
+              f"{r.optimizer} lr {r.learning_rate:g}, batch {r.batch_size}, {r.iterations:,} steps")
+    return 0
+
+
+def cmd_data(args):
+    from parity import datasets
+
+    for name, found, where in datasets.describe(args.data_dir):
+        print(f"{name:<14} {'found' if found else 'missing':<8} {where}")
+    auto = datasets.resolve("auto", args.data_dir)
+    print(f"--dataset auto uses: {auto}")
+    return 0
+
+
+def cmd_pitfalls(args):
+    from parity import pitfalls
+
+    if args.markdown:
+        print(pitfalls.markdown())
+        return 0
+    for p in pitfalls.CATALOGUE:
+        print(f"{p.id}: {p.title}\n  TF1:      {p.legacy}\n  Keras 3:  {p.eager}\n  port:     {p.port}\n")
+    return 0
+
+
+def _progress_factory():
+    from parity.progress import Progress
+
+    return Progress
+
+
+def cmd_train(args):
+    spec = _model(args.model)
+    _style(args.style, LEGACY_STYLES + EAGER_STYLES)
+    _dataset(args.dataset)
+    _positive("--steps", args.steps)
+    _positive("--batch-size", args.batch_size)
+    if args.save and args.style != "legacy":
+        if not args.save.endswith(".weights.h5"):
+            raise UsageError(f"--save for a Keras style must end in .weights.h5, got {args.save!r}")
+    if args.save:
+        _writable(args.save)
+    json_path = _writable(Path(args.out) / f"train_{spec.name}_{args.style}.json")
+    from parity import training
+
+    result = training.train(spec, args.style, args.dataset, args.data_dir, args.steps, args.batch_size,
+                            args.seed, save=args.save, progress=_progress_factory(), log=_log)
+    from parity import plots, report
+
+    report.write_json(json_path, result["report"])
+    png = plots.plot_loss_curves(report.companion(json_path, "_loss.png"), {args.style: result["losses"]},
+                                 f"{spec.name}, {args.style}, {result['report']['dataset']}")
+    r = result["report"]
+    print(f"{spec.name} ({args.style}) on {r['dataset']}: {r['steps']} steps in {r['train_seconds']:.1f} s "
+          f"({r['ms_per_step']:.2f} ms/step); test accuracy {r['test_accuracy']:.2f}%")
+    print(f"wrote {json_path} and {png}" + (f"; weights saved to {r['saved']}" if r.get("saved") else ""))
+    return 0
+
+
+def cmd_parity(args):
+    spec = _model(args.model)
+    _dataset(args.dataset)
+    _style(args.eager_style, EAGER_STYLES)
+    _positive("--steps", args.steps)
+    _positive("--accuracy-steps", args.accuracy_steps)
+    _positive("--batch-size", args.batch_size)
+    json_path = _writable(args.json or Path("results") / f"parity_{spec.name}.json")
+    from parity import plots, report, suite, tolerances
+
+    config = suite.ParityConfig(model=spec.name, dataset=args.dataset, data_dir=args.data_dir, steps=args.steps,
+                                accuracy_steps=args.accuracy_steps, seed=args.seed, eager_style=args.eager_style,
+                                batch_size=args.batch_size)
+    result, curves = suite.run(config, progress=_progress_factory(), log=_log)
+    if curves:
+        tol = tolerances.for_model(spec.name)
+        png = plots.plot_loss_curves(
+            report.companion(json_path, "_loss.png"), curves,
+            f"{spec.name} on {result['dataset']}: legacy graph vs {args.eager_style}, same start and batches",
+            tolerances={f"first {tol.early_steps} steps": (tol.early_loss_atol.value, tol.early_steps),
+                        f"all {args.steps} steps": (tol.loss_atol.value, args.steps)},
+            early_steps=tol.early_steps)
+        result["loss_curves_png"] = str(png)
+    report.write_json(json_path, result)
+    print(report.format_parity(result))
+    print(f"wrote {json_path}" + (f" and {result['loss_curves_png']}" if curves else ""))
+    return 0 if result["passed"] else 1
+
+
+def cmd_convert(args):
+    spec = _model(args.model)
+    out = str(args.out)
+    if not out.endswith(".weights.h5"):
+        raise UsageError(f"--out must end in .weights.h5 (Keras 3 writes no other weights format), got {out!r}")
+    _writable(out)
+    from parity import convert
+
+    figures = convert.checkpoint_to_keras(spec, args.checkpoint, out)
+    print(f"converted {figures['variables']} variables of {spec.name} from {args.checkpoint} to {out}; "
+          f"outputs on {figures['images']} random images agree within {figures['max_abs_diff']:.2g}")
+    return 0
+
+
+def _log(message):
+    print(message, file=sys.stderr)
+
+
+def build_parser():
+    parser = _Parser(prog="tf-parity", description="Prove that a TF1 graph model and its TF2 / Keras 3 port "
+                                                   "are the same model: shapes, numbers, training, speed.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("models", help="list the registered models and their anchors")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("data", help="where each data set was found, or how to get it")
+    p.add_argument("--data-dir", help="folder searched first")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("pitfalls", help="the migration pitfall catalogue")
+    p.add_argument("--markdown", action="store_true", help="print PITFALLS.md")
+    p.set_defaults(func=cmd_pitfalls)
+
+    def common(p, steps_help):
+        p.add_argument("--model", required=True, help=f"one of: {', '.join(registry.MODELS)}")
+        p.add_argument("--dataset", default="auto", help="auto (MNIST, else Fashion-MNIST, else digits), "
+                                                         f"or one of: {', '.join(DATASETS)}")
+        p.add_argument("--data-dir", help="folder searched first for data files")
+        p.add_argument("--steps", type=int, help=steps_help)
+        p.add_argument("--batch-size", type=int, help="default: the document's")
+        p.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default 0)")
+
+    p = sub.add_parser("train", help="train one model in one style with the document's recipe")
+    common(p, "training steps (default: the document's full recipe)")
+    p.add_argument("--style", required=True, help=f"one of: {', '.join(LEGACY_STYLES + EAGER_STYLES)}")
+    p.add_argument("--out", default="results", help="folder for the JSON and the loss-curve PNG")
+    p.add_argument("--save", help="save the trained weights: a Saver checkpoint prefix (legacy) or "
+                                  "a .weights.h5 file (eager styles)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("parity", help="run the six parity checks on one model")
+    common(p, "matched training steps compared step by step (default 200)")
+    p.set_defaults(steps=200)
+    p.add_argument("--accuracy-steps", type=int, help="steps of the recipe before comparing test accuracy "
+                                                      "(default: the model's shortened recipe)")
+    p.add_argument("--eager-style", default="function", help=f"one of: {', '.join(EAGER_STYLES)}")
+    p.add_argument("--json", help="report path (default results/parity_MODEL.json); the loss curves PNG "
+                                  "goes beside it")
+    p.set_defaults(func=cmd_parity)
+
+    p = sub.add_parser("convert", help="copy a TF1 Saver checkpoint into the Keras model's .weights.h5")
+    p.add_argument("--model", required=True)
+    p.add_argument("--checkpoint", required=True, help="checkpoint prefix, its .index file, or its folder")
+    p.add_argument("--out", required=True, help="the .weights.h5 file to write")
+    p.set_defaults(func=cmd_convert)
+    return parser
+
+
+def main(argv=None):
+    from parity.transfer import TransferError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return args.func(args)
+    except (UsageError, DataError, TransferError) as e:
+        print(f"tf-parity: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tf-parity: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
