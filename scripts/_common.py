@@ -1,0 +1,48 @@
+"""Argument handling shared by the seed-001 replay scripts."""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def parse(description, styles=None):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--dataset", default="auto", help="auto, mnist, fashion_mnist, digits or synthetic")
+    parser.add_argument("--data-dir", help="folder searched first for data files")
+    parser.add_argument("--out", default="results/seed001", help="folder for the PNGs and the JSON")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="stop after 1,000 iterations")
+    if styles:
+        parser.add_argument("--style", default=styles[0], choices=styles)
+    return parser.parse_args()
+
+
+def load(args):
+    from legacy_graph import input_data
+    from parity import datasets
+
+    name = datasets.resolve(args.dataset, args.data_dir)
+    data = datasets.load(name, args.data_dir)
+    validation = min(5000, len(data.x_train) // 10)
+    print(f"data: {data.summary()}", file=sys.stderr)
+    return name, data.class_names, input_data.read_data_sets(args.data_dir, one_hot=True, dataset=name,
+                                                             validation_size=validation, seed=args.seed)
+
+
+def stages(args):
+    from parity import replay
+
+    return replay.STAGES[:4] if args.quick else replay.STAGES
+
+
+def main(body):
+    from parity.datasets import DataError
+
+    try:
+        body()
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Measures the figures behind parity/tolerances.py: how far the styles part when matched, how far
+each style parts from itself when its start moves by one float32 ulp, and how far Keras' default
+Adam epsilon moves them, over several batch streams."""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="mnist_cnn")
+    parser.add_argument("--dataset", default="auto")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--streams", type=int, default=4, help="batch streams (seeds) to measure")
+    parser.add_argument("--json", default="results/noise_floor.json")
+    args = parser.parse_args()
+
+    import numpy as np
+
+    from parity import registry, report, suite, tolerances
+    from parity.runners import GraphRunner, KerasRunner
+
+    spec = registry.get(args.model)
+    tol = tolerances.for_model(spec.name)
+    data = suite.prepare_data(spec, args.dataset)
+    print(f"data: {data.dataset.summary()}", file=sys.stderr)
+    k = tol.early_steps
+
+    def train(runner, start, seed):
+        runner.set_weights(start)
+        runner.reset_optimizer()
+        losses, snaps = suite.train_in_segments(runner, data.batches(spec.recipe.batch_size, seed),
+                                                [k, args.steps], lambda i, loss: None)
+        return np.array(losses), snaps[0]
+
+    def nudged(weights):
+        return [np.nextafter(w, np.inf, dtype=np.float32) if i == 0 else w for i, w in enumerate(weights)]
+
+    comparisons = {}
+    for seed in range(args.streams):
+        legacy = GraphRunner.from_spec(spec, seed=seed)
+        eager = KerasRunner.from_spec(spec, seed=seed)
+        keras_default = KerasRunner.from_spec(spec, seed=seed, epsilon=1e-7)
+        start = legacy.get_weights()
+        runs = {
+            "legacy": train(legacy, start, seed),
+            "legacy, start +1 ulp": train(legacy, nudged(start), seed),
+            "eager": train(eager, start, seed),
+            "eager, start +1 ulp": train(eager, nudged(start), seed),
+            "eager, Keras default epsilon": train(keras_default, start, seed),
+        }
+        legacy.close()
+        for a, b in (("legacy", "eager"), ("legacy", "legacy, start +1 ulp"), ("eager", "eager, start +1 ulp"),
+                     ("legacy", "eager, Keras default epsilon")):
+            (la, wa), (lb, wb) = runs[a], runs[b]
+            diff = np.abs(la - lb)
+            row = comparisons.setdefault(f"{a} vs {b}", [])
+            row.append({"early_loss": float(diff[:k].max()),
+                        "early_weights": max(float(np.abs(x - y).max()) for x, y in zip(wa, wb)),
+                        "all_loss": float(diff.max())})
+        print(f"batch stream {seed + 1} of {args.streams} measured", file=sys.stderr)
+
+    summary = {name: {key: {"min": min(r[key] for r in rows), "max": max(r[key] for r in rows)}
+                      for key in rows[0]} for name, rows in comparisons.items()}
+    print(f"{'comparison':<44} {'first ' + str(k) + ' losses':>18} {'weights after ' + str(k):>18} "
+          f"{'all ' + str(args.steps) + ' losses':>18}")
+    for name, s in summary.items():
+        cells = [f"{s[key]['min']:.1e}..{s[key]['max']:.1e}" for key in ("early_loss", "early_weights", "all_loss")]
+        print(f"{name:<44} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
+    print(f"tolerances: first {k} losses {tol.early_loss_atol.value:g}, weights after {k} "
+          f"{tol.early_weights_atol.value:g}, all losses {tol.loss_atol.value:g}")
+    report.write_json(args.json, {"model": spec.name, "dataset": data.dataset.name, "steps": args.steps,
+                                  "streams": args.streams, "early_steps": k, "comparisons": summary})
+
+
+if __name__ == "__main__":
+    main()
