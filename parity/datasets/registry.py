@@ -35,6 +35,7 @@ class Dataset:
     num_classes: int
     class_names: tuple = ()
     note: str = ""
+    extra: dict = field(default_factory=dict)  # further label sets, e.g. CIFAR-100's coarse labels
 
     @property
     def image_shape(self):
@@ -108,7 +109,7 @@ class IdxDataset:
                 tried.append(str(path))
         raise DataNotFound(f"{self.title} not found; looked in {', '.join(tried)}. {self.how_to_get}")
 
-    def load(self, data_dir=None, explicit=True) -> Dataset:
+    def load(self, data_dir=None, explicit=True, image_size=None) -> Dataset:
         where = self.locate(data_dir, explicit)
         if where.kind == "npz":
             (x_train, y_train), (x_test, y_test) = idx.read_mnist_npz(where.path)
@@ -136,7 +137,7 @@ class BuiltinDataset:
     def locate(self, data_dir=None, explicit=True):
         return _Location("builtin", Path(self.source))
 
-    def load(self, data_dir=None, explicit=True) -> Dataset:
+    def load(self, data_dir=None, explicit=True, image_size=None) -> Dataset:
         return self.loader()
 
     def where(self, data_dir=None) -> str:
@@ -192,10 +193,14 @@ def resolve(name: str, data_dir=None) -> str:
     raise DataNotFound("no data set found")  # unreachable while digits is in AUTO_ORDER
 
 
-def load(name: str = "auto", data_dir=None) -> Dataset:
-    """Loads a data set by name (`auto` picks MNIST, else Fashion-MNIST, else digits)."""
+def load(name: str = "auto", data_dir=None, image_size=None) -> Dataset:
+    """Loads a data set by name (`auto` picks MNIST, else Fashion-MNIST, else digits).
+
+    `image_size` (height, width) is a hint for data sets stored at mixed sizes, which are resized
+    to it; data sets of fixed size ignore it.
+    """
     explicit = name != "auto"
-    return DATASETS[resolve(name, data_dir)].load(data_dir, explicit)
+    return DATASETS[resolve(name, data_dir)].load(data_dir, explicit, image_size=image_size)
 
 
 def describe(data_dir=None):
