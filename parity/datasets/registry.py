@@ -87,6 +87,8 @@ class IdxDataset:
     how_to_get: str
     npz: Optional[str] = None
     class_names: tuple = ()
+    image_shape: tuple = (28, 28, 1)
+    num_classes: int = 10
 
     def locate(self, data_dir=None, explicit=True):
         tried = []
@@ -133,6 +135,8 @@ class BuiltinDataset:
     title: str
     source: str
     loader: Callable
+    image_shape: tuple = (28, 28, 1)
+    num_classes: int = 10
 
     def locate(self, data_dir=None, explicit=True):
         return _Location("builtin", Path(self.source))
@@ -148,6 +152,9 @@ def _to_float(images):
     # uint8 [N, H, W] -> float32 [N, H, W, 1] in [0, 1]
     return (images.astype(np.float32) / 255.0)[..., None]
 
+
+from parity.datasets.cifar100 import Cifar100Dataset  # noqa: E402  (they read this module at call time)
+from parity.datasets.flowers import FlowersDataset  # noqa: E402
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -166,6 +173,7 @@ DATASETS = {
         how_to_get="On Debian or Ubuntu: apt-get install dataset-fashion-mnist (files land in "
                    "/usr/share/datasets/fashion-mnist); or put the four IDX files in a folder passed as --data-dir.",
     ),
+    **{d.name: d for d in (Cifar100Dataset("fine"), Cifar100Dataset("coarse"), FlowersDataset())},
     "digits": BuiltinDataset("digits", "scikit-learn digits resized to 28x28",
                              "scikit-learn (bundled)", small.load_digits),
     "synthetic": BuiltinDataset("synthetic", "deterministic synthetic 28x28 classes",
@@ -178,19 +186,19 @@ def _unknown(name):
     return DataError(f"unknown dataset {name!r}; choose one of: {choices}")
 
 
-def resolve(name: str, data_dir=None) -> str:
-    """Maps `auto` to the first data set of AUTO_ORDER that is present; checks other names."""
+def resolve(name: str, data_dir=None, order=AUTO_ORDER) -> str:
+    """Maps `auto` to the first data set of `order` that is present; checks other names."""
     if name != "auto":
         if name not in DATASETS:
             raise _unknown(name)
         return name
-    for candidate in AUTO_ORDER:
+    for candidate in order:
         try:
             DATASETS[candidate].locate(data_dir, explicit=False)
             return candidate
         except DataNotFound:
             continue
-    raise DataNotFound("no data set found")  # unreachable while digits is in AUTO_ORDER
+    raise DataNotFound(f"none of {', '.join(order)} was found")
 
 
 def load(name: str = "auto", data_dir=None, image_size=None) -> Dataset:
