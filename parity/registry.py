@@ -38,6 +38,11 @@ class ModelSpec:
     eager_module: str
     accuracy_steps: int  # the shortened recipe `tf-parity parity` runs by default
     accuracy_anchor: str = ""
+    data: tuple = ("mnist", "fashion_mnist", "digits")  # what `--dataset auto` tries, in order
+    resize_proxy: bool = False   # fit stand-in data by resizing instead of zero-padding
+    batch_norm: bool = False     # forward and gradients are then checked in training mode too
+    parity_steps: int = 200      # matched steps `tf-parity parity` compares by default
+    parity_batch_size: int = 0   # 0: the recipe's batch size
 
     @property
     def total_params(self):
@@ -66,6 +71,45 @@ MODELS = {
         eager_module="eager_v2.mnist_cnn",
         accuracy_steps=1_500,
         accuracy_anchor="seed: 98.8% on MNIST after 10,000 x 64; 87.2% on Fashion-MNIST with the same recipe",
+    ),
+    "vgg13": ModelSpec(
+        name="vgg13",
+        title="VGG13 (conv Sequential + fc Sequential), custom GradientTape loop",
+        document="000_2e4d925acddcb470.txt",
+        input_shape=(32, 32, 3),
+        num_classes=100,
+        task="classification",
+        recipe=Recipe(optimizer="adam", learning_rate=1e-4, epsilon=1e-8, batch_size=128, iterations=50 * 391,
+                      loss="softmax cross-entropy on logits, batch mean", labels="one_hot"),
+        trainable_params=9_582_116,
+        non_trainable_params=0,
+        legacy_module="legacy_graph.vgg13",
+        eager_module="eager_v2.vgg13",
+        accuracy_steps=300,
+        accuracy_anchor="none in the document",
+        data=("cifar100", "fashion_mnist", "digits"),
+        parity_steps=30,
+        parity_batch_size=32,
+    ),
+    "resnet18": ModelSpec(
+        name="resnet18",
+        title="ResNet18 variant (1x1 shortcut in every block), compile/fit",
+        document="004_3369f44ee4d038f1.txt",
+        input_shape=(32, 32, 3),
+        num_classes=100,
+        task="classification",
+        recipe=Recipe(optimizer="adam", learning_rate=0.01, epsilon=1e-8, batch_size=128, iterations=5 * 391,
+                      loss="softmax cross-entropy on logits, batch mean", labels="one_hot"),
+        trainable_params=11_576_420,
+        non_trainable_params=7_808,
+        legacy_module="legacy_graph.resnet18",
+        eager_module="eager_v2.resnet18",
+        accuracy_steps=300,
+        accuracy_anchor="none in the document",
+        data=("cifar100", "fashion_mnist", "digits"),
+        batch_norm=True,
+        parity_steps=30,
+        parity_batch_size=32,
     ),
 }
 
