@@ -93,29 +93,41 @@ def first_parting_layer(legacy, eager, x, training, atol, rtol):
 
 
 def gradients(legacy, eager, x, y, tolerances, training=True):
-    """4. Same batch and loss: every variable's gradient within a relative tolerance."""
+    """4. Same batch and loss (training mode): every variable's gradient within a relative tolerance."""
     tol = tolerances.gradient_rtol.value
-    loss_l, grads_l = legacy.loss_and_gradients(x, y, training)
-    loss_e, grads_e = eager.loss_and_gradients(x, y, training)
+    saved = eager.get_weights()  # a training-mode call moves Keras' batch-norm statistics
+    try:
+        loss_l, grads_l = legacy.loss_and_gradients(x, y, training)
+        loss_e, grads_e = eager.loss_and_gradients(x, y, training)
+    finally:
+        eager.set_weights(saved)
     names = [n for n, t in zip(legacy.names, legacy.trainable_mask) if t]
-    worst, worst_name, first_bad = 0.0, None, None
+    largest = max(max(float(np.max(np.abs(g))) for g in grads) for grads in (grads_l, grads_e))
+    zero_below = tolerances.zero_gradient_rtol.value * largest
+    worst, worst_name, first_bad, zero = 0.0, None, None, []
     for name, gl, ge in zip(names, grads_l, grads_e):
-        rel = float(np.max(np.abs(gl.astype(np.float64) - ge)) / max(float(np.max(np.abs(gl))), 1e-30))
+        scale = float(np.max(np.abs(gl)))
+        if max(scale, float(np.max(np.abs(ge)))) <= zero_below:
+            zero.append(name)
+            continue
+        rel = float(np.max(np.abs(gl.astype(np.float64) - ge)) / max(scale, 1e-30))
         if rel > worst:
             worst, worst_name = rel, name
         if rel > tol and first_bad is None:
             first_bad = (name, rel)
     figures = {"legacy_loss": loss_l, "eager_loss": loss_e, "max_relative_diff": worst,
-               "worst_variable": worst_name, "rtol": tol}
+               "worst_variable": worst_name, "rtol": tol, "zero_gradient_variables": zero}
     message = "" if first_bad is None else \
         f"gradients first part at {first_bad[0]} (relative diff {first_bad[1]:.3g} > {tol:g})"
     return Check("gradients", first_bad is None, figures, message)
 
 
-def training_steps(names, losses_l, losses_e, early_l, early_e, final_l, final_e, start, tolerances):
+def training_steps(names, losses_l, losses_e, early_l, early_e, final_l, final_e, start, tolerances,
+                   trainable_mask=None):
     """5. Same start, batches and optimizer settings: the loss of every step, and the weights
     after the first `early_steps` steps, within tolerance (see tolerances.py for why the
-    tight comparison is over the early steps)."""
+    tight comparison is over the early steps). Non-trainable variables (batch-norm moving
+    statistics) that moved in one style but not in the other are named."""
     t = tolerances
     losses_l, losses_e = np.asarray(losses_l, np.float64), np.asarray(losses_e, np.float64)
     diff = np.abs(losses_l - losses_e)
@@ -153,6 +165,18 @@ def training_steps(names, losses_l, losses_e, early_l, early_e, final_l, final_e
     bad = np.nonzero(diff > t.loss_atol.value)[0]
     if bad.size:
         problems.append(f"step {bad[0] + 1}: losses part by {diff[bad[0]]:.3g} > {t.loss_atol.value:g}")
+    if trainable_mask is not None:
+        frozen = {}
+        for side, final in (("legacy", final_l), ("eager", final_e)):
+            frozen[side] = [n for n, f, s, tr in zip(names, final, start, trainable_mask)
+                            if not tr and np.array_equal(f, s)]
+        for side, other in (("legacy", "eager"), ("eager", "legacy")):
+            stuck = [n for n in frozen[side] if n not in frozen[other]]
+            if stuck:
+                figures[f"{side}_unmoved_statistics"] = stuck
+                hint = " (does the train op depend on UPDATE_OPS?)" if side == "legacy" else ""
+                problems.insert(0, f"{len(stuck)} {side} non-trainable variables never moved{hint}: "
+                                   f"{', '.join(stuck[:4])}{', ...' if len(stuck) > 4 else ''}")
     return Check("training_steps", not problems, figures, "; ".join(problems))
 
 

@@ -68,11 +68,19 @@ def cmd_models(args):
 
 def cmd_data(args):
     from parity import datasets
+    from parity.datasets import adapt
 
     for name, found, where in datasets.describe(args.data_dir):
-        print(f"{name:<14} {'found' if found else 'missing':<8} {where}")
-    auto = datasets.resolve("auto", args.data_dir)
-    print(f"--dataset auto uses: {auto}")
+        print(f"{name:<16} {'found' if found else 'missing':<8} {where}")
+    print("\n--dataset auto, by model:")
+    for spec in registry.MODELS.values():
+        name = datasets.resolve("auto", args.data_dir, spec.data)
+        entry = datasets.DATASETS[name]
+        changes = adapt.plan(entry.image_shape, entry.num_classes, spec.input_shape, spec.num_classes,
+                             spec.resize_proxy)
+        fitted = f": {', '.join(changes)}" if changes else ""
+        proxy = f" (a stand-in for {spec.data[0]}{fitted})" if name != spec.data[0] else ""
+        print(f"  {spec.name:<16} {name}{proxy}")
     return 0
 
 
@@ -141,7 +149,8 @@ def cmd_parity(args):
             report.companion(json_path, "_loss.png"), curves,
             f"{spec.name} on {result['dataset']}: legacy graph vs {args.eager_style}, same start and batches",
             tolerances={f"first {tol.early_steps} steps": (tol.early_loss_atol.value, tol.early_steps),
-                        f"all {args.steps} steps": (tol.loss_atol.value, args.steps)},
+                        f"all {result['settings']['steps']} steps": (tol.loss_atol.value,
+                                                                      result['settings']['steps'])},
             early_steps=tol.early_steps)
         result["loss_curves_png"] = str(png)
     report.write_json(json_path, result)
@@ -202,8 +211,7 @@ def build_parser():
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("parity", help="run the six parity checks on one model")
-    common(p, "matched training steps compared step by step (default 200)")
-    p.set_defaults(steps=200)
+    common(p, "matched training steps compared step by step (default: the model's, 200 for mnist_cnn)")
     p.add_argument("--accuracy-steps", type=int, help="steps of the recipe before comparing test accuracy "
                                                       "(default: the model's shortened recipe)")
     p.add_argument("--eager-style", default="function", help=f"one of: {', '.join(EAGER_STYLES)}")

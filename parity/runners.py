@@ -116,7 +116,7 @@ class GraphRunner:
 class KerasRunner:
     """Drives a Keras 3 model, training it in one of eager, function, xla or fit."""
 
-    def __init__(self, model, make_optimizer, loss_fn, style="function", endpoints_model=None):
+    def __init__(self, model, make_optimizer, loss_fn, style="function", endpoints=None, input_shape=None):
         from eager_v2.training import Trainer
 
         self._trainer_class = Trainer
@@ -129,7 +129,12 @@ class KerasRunner:
         self.names = [w.path for w in self.weights]
         self.shapes = [tuple(w.shape) for w in self.weights]
         self.trainable_mask = [w.trainable for w in self.weights]
-        self._endpoints = endpoints_model or _functional_endpoints(model)
+        # endpoints(x, training) -> OrderedDict of named outputs; functional models get one for free.
+        self._endpoints = endpoints or _functional_endpoints(model)
+        input_shape = input_shape or tuple(model.inputs[0].shape[1:])
+        probe = np.zeros((2, *input_shape), np.float32)
+        self._endpoint_shapes = collections.OrderedDict(
+            (k, (None, *tuple(v.shape[1:]))) for k, v in self._endpoints(probe, False).items())
 
     @classmethod
     def from_spec(cls, spec, seed=0, style="function", epsilon=None, **options):
@@ -143,14 +148,18 @@ class KerasRunner:
         def make_optimizer():
             return eager.make_optimizer(learning_rate=spec.recipe.learning_rate, epsilon=epsilon)
 
-        endpoints = eager.endpoints_model(model) if hasattr(eager, "endpoints_model") else None
-        return cls(model, make_optimizer, eager.make_loss(), style, endpoints)
+        endpoints = None
+        if hasattr(eager, "endpoints"):
+            def endpoints(x, training):
+                return eager.endpoints(model, x, training)
+        runner = cls(model, make_optimizer, eager.make_loss(), style, endpoints, input_shape=spec.input_shape)
+        return runner
 
     def param_counts(self):
         return param_counts(self.shapes, self.trainable_mask)
 
     def layer_shapes(self):
-        return collections.OrderedDict((k, _shape(t.shape)) for k, t in self._endpoints.output.items())
+        return collections.OrderedDict(self._endpoint_shapes)
 
     def get_weights(self):
         return [w.numpy() for w in self.weights]
@@ -163,8 +172,8 @@ class KerasRunner:
         return self.model(np.asarray(x, np.float32), training=training).numpy()
 
     def endpoint_values(self, x, training=False):
-        values = self._endpoints(np.asarray(x, np.float32), training=training)
-        return collections.OrderedDict((k, values[k].numpy()) for k in self._endpoints.output)
+        values = self._endpoints(np.asarray(x, np.float32), training)
+        return collections.OrderedDict((k, np.asarray(v)) for k, v in values.items())
 
     def loss_and_gradients(self, x, y, training=True):
         variables = [w for w, t in zip(self.weights, self.trainable_mask) if t]
@@ -203,10 +212,15 @@ class KerasRunner:
 
 
 def _functional_endpoints(model):
-    """A model giving every layer's output of a functional `model`, by layer name."""
+    """endpoints(x, training) giving every layer's output of a functional `model`, by layer name."""
     import keras
 
     outputs = collections.OrderedDict(
         (layer.name, layer.output) for layer in model.layers if not isinstance(layer, keras.layers.InputLayer))
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, outputs)
+    probe = keras.Model(inputs, outputs)
+
+    def endpoints(x, training):
+        values = probe(x, training=training)
+        return collections.OrderedDict((k, values[k]) for k in outputs)
+    return endpoints

@@ -6,7 +6,7 @@ from typing import Optional
 import numpy as np
 
 from parity import checks, datasets, registry, tolerances as tolerances_module, transfer
-from parity.datasets import DataError
+from parity.datasets import adapt
 
 
 @dataclass
@@ -14,11 +14,11 @@ class ParityConfig:
     model: str
     dataset: str = "auto"
     data_dir: Optional[str] = None
-    steps: int = 200
+    steps: Optional[int] = None            # None: the model's parity_steps
     accuracy_steps: Optional[int] = None   # None: the model's shortened recipe
     seed: int = 0
     eager_style: str = "function"
-    batch_size: Optional[int] = None       # None: the document's batch size
+    batch_size: Optional[int] = None       # None: the model's parity batch size, else the document's
 
 
 @dataclass
@@ -46,13 +46,12 @@ class TrainingData:
 
 
 def prepare_data(spec, dataset_name="auto", data_dir=None):
-    """Loads the data set and holds out the validation images as input_data did (5,000 of MNIST)."""
-    data = datasets.load(dataset_name, data_dir)
-    if data.image_shape != tuple(spec.input_shape):
-        raise DataError(f"{data.name} has {'x'.join(map(str, data.image_shape))} images but {spec.name} takes "
-                        f"{'x'.join(map(str, spec.input_shape))}; choose another --dataset")
-    if data.num_classes != spec.num_classes:
-        raise DataError(f"{data.name} has {data.num_classes} classes but {spec.name} has {spec.num_classes} outputs")
+    """Loads the model's data (`auto`: the first of spec.data that is present), fits a stand-in
+    to the model's input, and holds out the validation images as input_data did (5,000 of MNIST)."""
+    name = datasets.resolve(dataset_name, data_dir, spec.data)
+    data = datasets.DATASETS[name].load(data_dir, explicit=dataset_name != "auto",
+                                        image_size=tuple(spec.input_shape[:2]))
+    data = adapt.fit_to_model(data, tuple(spec.input_shape), spec.num_classes, resize=spec.resize_proxy)
     validation = min(5000, len(data.x_train) // 10)
     return TrainingData(data, data.x_train[validation:], data.y_train[validation:], data.x_test, data.y_test,
                         spec.recipe.labels)
@@ -89,7 +88,8 @@ def run(config: ParityConfig, progress=None, log=print):
     tol = tolerances_module.for_model(spec.name)
     data = prepare_data(spec, config.dataset, config.data_dir)
     log(f"data: {data.dataset.summary()}")
-    batch_size = config.batch_size or spec.recipe.batch_size
+    batch_size = config.batch_size or spec.parity_batch_size or spec.recipe.batch_size
+    steps = config.steps or spec.parity_steps
     accuracy_steps = config.accuracy_steps or spec.accuracy_steps
     legacy, eager = build_runners(spec, config.seed, config.eager_style)
     results = [checks.parameters(spec, legacy, eager), checks.layer_shapes(legacy, eager)]
@@ -102,13 +102,13 @@ def run(config: ParityConfig, progress=None, log=print):
     else:
         x = data.x_train[:batch_size]
         y = data.encode(data.y_train[:batch_size])
-        modes = ("inference", "training") if legacy.model.training is not None else ("inference",)
+        modes = ("inference", "training") if spec.batch_norm else ("inference",)
         results.append(checks.forward(legacy, eager, x, tol, modes))
         results.append(checks.gradients(legacy, eager, x, y, tol))
 
         start = legacy.get_weights()
-        total = max(config.steps, accuracy_steps)
-        boundaries = [min(tol.early_steps, config.steps), config.steps, total]
+        total = max(steps, accuracy_steps)
+        boundaries = [min(tol.early_steps, steps), steps, total]
         runs = {}
         for name, runner in (("legacy", legacy), (config.eager_style, eager)):
             runner.set_weights(start)
@@ -125,8 +125,8 @@ def run(config: ParityConfig, progress=None, log=print):
             accuracies[name] = accuracy_percent(runner, data)
         (losses_l, snaps_l), (losses_e, snaps_e) = runs["legacy"], runs[config.eager_style]
         results.append(checks.training_steps(
-            legacy.names, losses_l[:config.steps], losses_e[:config.steps], snaps_l[0], snaps_e[0],
-            snaps_l[1], snaps_e[1], start, tol))
+            legacy.names, losses_l[:steps], losses_e[:steps], snaps_l[0], snaps_e[0],
+            snaps_l[1], snaps_e[1], start, tol, trainable_mask=legacy.trainable_mask))
         results.append(checks.accuracy(accuracies["legacy"], accuracies[config.eager_style], total, tol))
     finally:
         legacy.close()
@@ -147,10 +147,11 @@ def run(config: ParityConfig, progress=None, log=print):
         "model": spec.name,
         "dataset": data.dataset.name,
         "dataset_source": data.dataset.source,
+        "dataset_note": data.dataset.note,
         "device": runtime.device_description(),
         "tensorflow": versions["tensorflow"],
         "keras": versions["keras"],
-        "settings": {"steps": config.steps, "accuracy_steps": accuracy_steps, "batch_size": batch_size,
+        "settings": {"steps": steps, "accuracy_steps": accuracy_steps, "batch_size": batch_size,
                      "seed": config.seed, "eager_style": config.eager_style,
                      "optimizer": f"{spec.recipe.optimizer}(learning_rate={spec.recipe.learning_rate:g}, "
                                   f"epsilon={spec.recipe.epsilon:g})"},

@@ -27,8 +27,10 @@ def test_models_lists_the_anchor(capsys):
 def test_data_says_where_each_set_is(capsys, isolated_data):
     code, out, _ = run_cli(capsys, "data")
     assert code == 0
-    assert "digits         found" in out and "apt-get install dataset-fashion-mnist" in out
-    assert out.strip().endswith("--dataset auto uses: digits")
+    assert "digits           found" in out and "apt-get install dataset-fashion-mnist" in out
+    assert "  mnist_cnn        digits (a stand-in for mnist)" in out
+    assert ("  vgg13            digits (a stand-in for cifar100: zero-padded 28x28 -> 32x32, "
+            "grey repeated to 3 channels)") in out
 
 
 def test_parity_writes_the_report_and_the_curves(capsys, tmp_path):
