@@ -111,6 +111,30 @@ MODELS = {
         parity_steps=30,
         parity_batch_size=32,
     ),
+    "mobilenet_v2": ModelSpec(
+        name="mobilenet_v2",
+        title="MobileNetV2 (keras.applications, weights=None, 5 classes), GradientTape loop",
+        document="003_db179255fdd22332.txt",
+        # The document trains at 224x224; the parameter count does not depend on the input size,
+        # and 64x64 is what two CPU cores can train at.
+        input_shape=(64, 64, 3),
+        num_classes=5,
+        task="classification",
+        recipe=Recipe(optimizer="adam", learning_rate=1e-3, epsilon=1e-8, batch_size=32, iterations=115,
+                      loss="sparse categorical cross-entropy on the softmax output, batch mean "
+                           "(the document sums it)", labels="sparse"),
+        trainable_params=2_230_277,
+        non_trainable_params=34_112,
+        legacy_module="legacy_graph.mobilenet_v2",
+        eager_module="eager_v2.mobilenet_v2",
+        accuracy_steps=115,
+        accuracy_anchor="none in the document",
+        data=("flowers", "fashion_mnist", "digits"),
+        resize_proxy=True,
+        batch_norm=True,
+        parity_steps=30,
+        parity_batch_size=16,
+    ),
 }
 
 
