@@ -35,6 +35,30 @@ class Trainer:
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
         return loss
 
+    def forced_step(self, x, y, gradients):
+        """Computes this model's loss and gradients on (x, y), then applies the given `gradients`
+        instead of its own (teacher forcing: both styles then follow one trajectory)."""
+        if not hasattr(self, "_forced"):
+            step = self._forced_step
+            if self.style == "xla":
+                step = tf.function(step, jit_compile=True)
+            elif self.style != "eager":
+                step = tf.function(step)
+            self._forced = step
+        loss, grads = self._forced(tf.convert_to_tensor(x), tf.convert_to_tensor(y),
+                                   [tf.convert_to_tensor(g) for g in gradients])
+        return float(loss), [g.numpy() for g in grads]
+
+    def _forced_step(self, x, y, gradients):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = self.loss_fn(y, self.model(x, training=True))
+            if self.model.losses:
+                loss += tf.add_n(self.model.losses)
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return loss, grads
+
     def train_step(self, x, y):
         """One step on one batch; returns its loss as a float."""
         if self.style == "fit":

@@ -4,9 +4,9 @@ import collections
 GraphModel = collections.namedtuple("GraphModel", [
     "graph",        # the tf.Graph everything was built in
     "x",            # image placeholder
-    "y_true",       # one-hot label placeholder
+    "y_true",       # label placeholder: one-hot rows, or class indices (sparse)
     "training",     # bool placeholder (defaults to False), or None for models without batch norm
-    "logits",       # output before softmax (the model's output tensor)
+    "logits",       # the model's output: logits, or probabilities where the model ends in softmax
     "y_pred_cls",   # predicted class
     "loss",         # scalar training loss
     "train_op",     # one optimizer step (runs the batch-norm updates where there are any)
@@ -14,7 +14,8 @@ GraphModel = collections.namedtuple("GraphModel", [
     "variables",    # model variables in canonical order (layer by layer, kernel then bias)
     "endpoints",    # OrderedDict of named intermediate outputs, input to logits
     "optimizer",    # the tf.compat.v1.train optimizer
-])
+    "gradients",    # the gradients the train op applies, one per trainable variable; None: not exposed
+], defaults=(None,))
 
 ENDPOINTS = "tf_parity_endpoints"
 

@@ -37,9 +37,9 @@ def depthwise_conv2d(input, kernel_size, stride=1, padding="SAME", use_bias=Fals
     """tf.nn.depthwise_conv2d with a [k, k, channels, 1] kernel (channel multiplier 1)."""
     channels = int(input.get_shape()[-1])
     with tf.compat.v1.variable_scope(name):
-        weights = tf.compat.v1.get_variable(
-            "depthwise_weights", shape=[kernel_size, kernel_size, channels, 1],
-            initializer=tf.compat.v1.glorot_uniform_initializer())
+        # `weights` like every kernel: Keras 3's DepthwiseConv2D calls its kernel `kernel`
+        # (Keras 2 said `depthwise_kernel`).
+        weights = new_weights([kernel_size, kernel_size, channels, 1])
         layer = tf.nn.depthwise_conv2d(input, weights, strides=[1, stride, stride, 1], padding=padding)
         if use_bias:
             layer = tf.nn.bias_add(layer, new_biases(channels))
@@ -54,6 +54,30 @@ def dense(input, num_outputs, name="fc"):
 
 def max_pool(input, size=2, stride=2, padding="SAME"):
     return tf.nn.max_pool2d(input, ksize=size, strides=stride, padding=padding)
+
+
+def avg_pool(input, size=2, stride=2, padding="SAME"):
+    """Average pooling; with SAME the padded border is left out of each mean, as in Keras."""
+    return tf.nn.avg_pool2d(input, ksize=size, strides=stride, padding=padding)
+
+
+def upsample(input, factor=2, method="nearest"):
+    """Enlarges height and width `factor` times: `nearest` repeats pixels, `bilinear` interpolates.
+
+    TF1's resize_bilinear defaulted to half_pixel_centers=False, which shifts the image by half a
+    pixel against Keras' UpSampling2D (pitfall `resize-half-pixel-centers`); True matches it.
+    """
+    height, width = (int(d) * factor for d in input.get_shape()[1:3])
+    if method == "nearest":
+        return tf.compat.v1.image.resize_nearest_neighbor(input, [height, width])
+    if method == "bilinear":
+        return tf.compat.v1.image.resize_bilinear(input, [height, width], half_pixel_centers=True)
+    raise ValueError(f"unknown upsampling method {method!r}; choose nearest or bilinear")
+
+
+def normalize(input, mean, std):
+    """Image normalization (x - mean) / std, per channel."""
+    return (input - mean) / std
 
 
 def batch_norm(input, training, momentum=0.99, epsilon=1e-3, name="bn"):
@@ -84,13 +108,16 @@ def batch_norm(input, training, momentum=0.99, epsilon=1e-3, name="bn"):
 
 
 def minimize(optimizer, loss, run_update_ops=True):
-    """The train op; with `run_update_ops` it first runs the batch-norm updates in UPDATE_OPS.
+    """The train op and the gradients it applies; with `run_update_ops` the train op first runs
+    the batch-norm updates in UPDATE_OPS.
 
     run_update_ops=False is the classic TF1 mistake, kept to show what it does.
     """
+    grads_and_vars = optimizer.compute_gradients(loss)
     update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS) if run_update_ops else []
     with tf.control_dependencies(update_ops):
-        return optimizer.minimize(loss)
+        train_op = optimizer.apply_gradients(grads_and_vars)
+    return train_op, [g for g, _ in grads_and_vars]
 
 
 def model_variables(scope=None):

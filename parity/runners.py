@@ -34,9 +34,13 @@ class GraphRunner:
         self.graph = m.graph
         with self.graph.as_default():
             self._trainable = [v for v in m.variables if v.trainable]
-            self._gradients = tf.compat.v1.gradients(m.loss, self._trainable)
+            # The train op's own gradients where the model exposes them: a gradient that is zero in
+            # exact arithmetic holds rounding noise, which differs from one gradient graph to another.
+            self._gradients = list(m.gradients) if m.gradients is not None else \
+                tf.compat.v1.gradients(m.loss, self._trainable)
             self._inputs = [tf.compat.v1.placeholder(v.dtype.base_dtype, v.shape) for v in m.variables]
-            self._assign = tf.group(*[v.assign(p) for v, p in zip(m.variables, self._inputs)])
+            self._assign_each = [v.assign(p) for v, p in zip(m.variables, self._inputs)]
+            self._assign = tf.group(*self._assign_each)
             model_variables = set(id(v) for v in m.variables)
             others = [v for v in tf.compat.v1.global_variables() if id(v) not in model_variables]
             self._reset_optimizer = tf.compat.v1.variables_initializer(others)
@@ -76,8 +80,14 @@ class GraphRunner:
     def set_weights(self, values):
         self.session.run(self._assign, dict(zip(self._inputs, values)))
 
+    def set_weight(self, index, value):
+        self.session.run(self._assign_each[index], {self._inputs[index]: value})
+
     def forward(self, x, training=False):
         return self.session.run(self.model.logits, self._feed(x, training=training))
+
+    def loss(self, x, y, training=True):
+        return float(self.session.run(self.model.loss, self._feed(x, y, training)))
 
     def endpoint_values(self, x, training=False):
         values = self.session.run(dict(self.model.endpoints), self._feed(x, training=training))
@@ -97,6 +107,12 @@ class GraphRunner:
             if on_step is not None:
                 on_step(i, losses[-1])
         return losses
+
+    def train_step_with_gradients(self, x, y):
+        """One step of the model's train op; returns its loss and the gradients it applied."""
+        _, loss, grads = self.session.run([self.model.train_op, self.model.loss, self._gradients],
+                                          self._feed(x, y, training=True))
+        return float(loss), grads
 
     def reset_optimizer(self):
         self.session.run(self._reset_optimizer)
@@ -176,13 +192,33 @@ class KerasRunner:
         return collections.OrderedDict((k, np.asarray(v)) for k, v in values.items())
 
     def loss_and_gradients(self, x, y, training=True):
-        variables = [w for w, t in zip(self.weights, self.trainable_mask) if t]
-        with tf.GradientTape() as tape:
-            loss = self.loss_fn(y, self.model(np.asarray(x, np.float32), training=training))
-        return float(loss), [g.numpy() for g in tape.gradient(loss, variables)]
+        """Loss and gradients taken in graph mode (a tf.function), as the legacy graph takes them:
+        eagerly taken gradients can part from any graph's (pitfall `eager-vs-graph-gradients`)."""
+        if not hasattr(self, "_graph_gradients"):
+            variables = [w for w, t in zip(self.weights, self.trainable_mask) if t]
+
+            @tf.function(reduce_retracing=True)
+            def graph_gradients(x, y, training):
+                with tf.GradientTape() as tape:
+                    loss = self.loss_fn(y, self.model(x, training=training))
+                return loss, tape.gradient(loss, variables)
+            self._graph_gradients = graph_gradients
+        loss, grads = self._graph_gradients(tf.constant(x, tf.float32), tf.constant(y), tf.constant(training))
+        return float(loss), [g.numpy() for g in grads]
 
     def train(self, batches, num_steps, on_step=None):
         return self.trainer.train(batches, num_steps, on_step)
+
+    def forced_step(self, x, y, gradients):
+        """Loss and own gradients on (x, y) at the current weights; then applies `gradients`
+        (given in the order of the trainable weights) with this model's optimizer."""
+        order = {id(v): i for i, v in enumerate(self.model.trainable_variables)}
+        mine = [w for w, t in zip(self.weights, self.trainable_mask) if t]
+        by_model_order = [None] * len(mine)
+        for w, g in zip(mine, gradients):
+            by_model_order[order[id(w)]] = g
+        loss, grads = self.trainer.forced_step(np.asarray(x, np.float32), y, by_model_order)
+        return loss, [grads[order[id(w)]] for w in mine]
 
     def reset_optimizer(self):
         self.trainer = self._trainer_class(self.model, self._make_optimizer(), self.loss_fn, self.style)

@@ -29,20 +29,25 @@ class TrainingData:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray       # integer classes
-    labels: str
+    labels: str              # "one_hot", "sparse", or "images" (an autoencoder's targets are its inputs)
+    num_classes: int         # the model's outputs (a stand-in may use fewer classes)
 
-    def encode(self, y):
+    def targets(self, x, y):
+        """What the model trains against for images `x` of classes `y`."""
+        if self.labels == "images":
+            return x
         if self.labels == "one_hot":
-            return np.eye(self.dataset.num_classes, dtype=np.float32)[y]
+            return np.eye(self.num_classes, dtype=np.float32)[y]
         return y
 
     def batches(self, batch_size, seed):
         """An endless stream of training batches; the same seed gives the same stream."""
         from legacy_graph.input_data import DataSet
 
-        data = DataSet(self.x_train, self.encode(self.y_train), reshape=False, seed=seed)
+        data = DataSet(self.x_train, np.arange(len(self.x_train)), reshape=False, seed=seed)
         while True:
-            yield data.next_batch(batch_size)
+            x, index = data.next_batch(batch_size)
+            yield x, self.targets(x, self.y_train[index])
 
 
 def prepare_data(spec, dataset_name="auto", data_dir=None):
@@ -51,10 +56,11 @@ def prepare_data(spec, dataset_name="auto", data_dir=None):
     name = datasets.resolve(dataset_name, data_dir, spec.data)
     data = datasets.DATASETS[name].load(data_dir, explicit=dataset_name != "auto",
                                         image_size=tuple(spec.input_shape[:2]))
-    data = adapt.fit_to_model(data, tuple(spec.input_shape), spec.num_classes, resize=spec.resize_proxy)
+    data = adapt.fit_to_model(data, tuple(spec.input_shape), spec.num_classes or data.num_classes,
+                              resize=spec.resize_proxy)
     validation = min(5000, len(data.x_train) // 10)
     return TrainingData(data, data.x_train[validation:], data.y_train[validation:], data.x_test, data.y_test,
-                        spec.recipe.labels)
+                        spec.recipe.labels, spec.num_classes)
 
 
 def build_runners(spec, seed, eager_style, epsilon=None):
@@ -64,7 +70,7 @@ def build_runners(spec, seed, eager_style, epsilon=None):
             KerasRunner.from_spec(spec, seed=seed, style=eager_style, epsilon=epsilon))
 
 
-def train_in_segments(runner, batches, boundaries, on_step):
+def train_in_segments(runner, batches, boundaries, on_step=lambda i, loss: None):
     """Trains through each boundary step in turn; returns all losses and the weights at each boundary."""
     losses, snapshots, done = [], [], 0
     for end in boundaries:
@@ -80,8 +86,26 @@ def accuracy_percent(runner, data):
     return 100.0 * float(np.mean(np.argmax(logits, axis=1) == data.y_test))
 
 
+def reconstruction_loss(runner, data):
+    """Mean binary cross-entropy of the test images against their reconstructions."""
+    p = np.clip(runner.predict(data.x_test).astype(np.float64), 1e-7, 1 - 1e-7)
+    x = data.x_test
+    return float(np.mean(-(x * np.log(p) + (1 - x) * np.log(1 - p))))
+
+
+def test_metric(spec, runner, data):
+    """Test accuracy in percent, or (reconstruction) the test reconstruction loss."""
+    if spec.task == "reconstruction":
+        return reconstruction_loss(runner, data)
+    return accuracy_percent(runner, data)
+
+
+RECONSTRUCTION_IMAGES = 5
+
+
 def run(config: ParityConfig, progress=None, log=print):
-    """Runs every check; returns (report dict, loss curves dict)."""
+    """Runs every check; returns (report dict, loss curves by style, test reconstructions by
+    style for an autoencoder, else {})."""
     from parity import runtime
 
     spec = registry.get(config.model)
@@ -93,41 +117,51 @@ def run(config: ParityConfig, progress=None, log=print):
     accuracy_steps = config.accuracy_steps or spec.accuracy_steps
     legacy, eager = build_runners(spec, config.seed, config.eager_style)
     results = [checks.parameters(spec, legacy, eager), checks.layer_shapes(legacy, eager)]
-    curves, timings, accuracies = {}, {}, {}
+    curves, timings, accuracies, reconstructions = {}, {}, {}, {}
     try:
         transfer.transfer(legacy, eager)
     except transfer.TransferError as e:
         reason = f"weights cannot be transferred: {e}"
-        results += [checks.not_run(n, reason) for n in ("forward", "gradients", "training_steps", "accuracy")]
+        final = "reconstruction" if spec.task == "reconstruction" else "accuracy"
+        results += [checks.not_run(n, reason) for n in ("forward", "gradients", "training_steps", final)]
     else:
         x = data.x_train[:batch_size]
-        y = data.encode(data.y_train[:batch_size])
+        y = data.targets(x, data.y_train[:batch_size])
         modes = ("inference", "training") if spec.batch_norm else ("inference",)
         results.append(checks.forward(legacy, eager, x, tol, modes))
-        results.append(checks.gradients(legacy, eager, x, y, tol))
+        dead = checks.dead_variables(legacy, x, y, tol)
+        results.append(checks.gradients(legacy, eager, x, y, tol, dead=dead))
 
         start = legacy.get_weights()
-        total = max(steps, accuracy_steps)
-        boundaries = [min(tol.early_steps, steps), steps, total]
-        runs = {}
+        for runner in (legacy, eager):
+            runner.set_weights(start)
+            runner.reset_optimizer()
+        bar = progress(steps, f"{spec.name} teacher-forced") if progress else None
+        records = checks.teacher_forced_steps(legacy, eager, data.batches(batch_size, config.seed), steps,
+                                              lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"))
+        if bar:
+            bar.close()
+        results.append(checks.training_steps(legacy.names, legacy.trainable_mask, records, tol, dead))
+
         for name, runner in (("legacy", legacy), (config.eager_style, eager)):
             runner.set_weights(start)
             runner.reset_optimizer()
-            bar = progress(total, f"{spec.name} {name:>8}") if progress else None
+            bar = progress(accuracy_steps, f"{spec.name} {name:>8}") if progress else None
             began = time.perf_counter()
-            losses, snapshots = train_in_segments(runner, data.batches(batch_size, config.seed), boundaries,
-                                                  lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"))
+            curves[name] = runner.train(data.batches(batch_size, config.seed), accuracy_steps,
+                                        lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"))
             timings[name] = time.perf_counter() - began
             if bar:
                 bar.close()
-            runs[name] = (losses, snapshots)
-            curves[name] = losses
-            accuracies[name] = accuracy_percent(runner, data)
-        (losses_l, snaps_l), (losses_e, snaps_e) = runs["legacy"], runs[config.eager_style]
-        results.append(checks.training_steps(
-            legacy.names, losses_l[:steps], losses_e[:steps], snaps_l[0], snaps_e[0],
-            snaps_l[1], snaps_e[1], start, tol, trainable_mask=legacy.trainable_mask))
-        results.append(checks.accuracy(accuracies["legacy"], accuracies[config.eager_style], total, tol))
+            accuracies[name] = test_metric(spec, runner, data)
+            if spec.task == "reconstruction":
+                reconstructions[name] = runner.predict(data.x_test[:RECONSTRUCTION_IMAGES])
+        drift = np.abs(np.asarray(curves["legacy"]) - np.asarray(curves[config.eager_style]))
+        free_running = {"free_running_loss_diff_first_10_steps": float(drift[:10].max()),
+                        "free_running_max_loss_diff": float(drift.max())}
+        final = checks.reconstruction if spec.task == "reconstruction" else checks.accuracy
+        results.append(final(accuracies["legacy"], accuracies[config.eager_style], accuracy_steps, tol,
+                             free_running))
     finally:
         legacy.close()
 
@@ -141,7 +175,8 @@ def run(config: ParityConfig, progress=None, log=print):
             steps = len(curves[name])
             entry.update(train_seconds=round(timings[name], 3),
                          ms_per_step=round(1000 * timings[name] / steps, 3),
-                         test_accuracy=round(accuracies[name], 2))
+                         **({"test_reconstruction_loss": round(accuracies[name], 5)}
+                            if spec.task == "reconstruction" else {"test_accuracy": round(accuracies[name], 2)}))
         styles[key] = entry
     report = {
         "model": spec.name,
@@ -159,4 +194,6 @@ def run(config: ParityConfig, progress=None, log=print):
         "checks": [c.to_json() for c in results],
         "passed": all(c.passed for c in results),
     }
-    return report, curves
+    if reconstructions:
+        reconstructions["original"] = data.x_test[:RECONSTRUCTION_IMAGES]
+    return report, curves, reconstructions

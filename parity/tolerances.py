@@ -20,30 +20,35 @@ class Tolerances:
     forward_rtol: Tolerance = Tolerance(
         1e-6, "Relative part of the same comparison, for models whose outputs are large.")
     gradient_rtol: Tolerance = Tolerance(
-        1e-4, "max |g_legacy - g_eager| / max |g_legacy| per variable. A broadcast `+ biases` reduces its "
-              "gradient with Sum, Keras' bias_add with BiasAddGrad: a different order, about 1e-6 apart.")
-    zero_gradient_rtol: Tolerance = Tolerance(
-        1e-4, "A variable whose gradient stays below this fraction of the model's largest gradient in both "
-              "styles has a true gradient of zero (a conv bias feeding batch norm, whose mean subtraction "
-              "cancels it) and holds rounding noise, which is not compared. resnet18: such biases reach "
-              "5.2e-6 of the largest gradient, the smallest real gradient is 7.5e-3 of it.")
-    early_steps: int = 10
-    early_loss_atol: Tolerance = Tolerance(
-        1e-5, "Loss of each of the first `early_steps` steps. Matched styles part by at most 2.4e-7 there "
-              "(1.2e-6 through Model.fit, whose step losses are recovered from running means), as does the "
-              "same graph from a start one float32 ulp away; Keras' default Adam epsilon (1e-7 against 1e-8) "
-              "already parts them by 9.8e-5 to 1.4e-4. This is where a porting error shows.")
-    early_weights_atol: Tolerance = Tolerance(
-        1e-5, "Every weight after `early_steps` steps. Matched styles: at most 1.3e-6, the same graph from a "
-              "start one ulp away 1.7e-6; the Adam epsilon mismatch: at least 4.1e-4 (each Adam step moves a "
-              "weight by up to the learning rate, 1e-4).")
-    loss_atol: Tolerance = Tolerance(
-        1e-2, "Loss of every step. float32 training is chaotic: the same legacy graph started one ulp away "
-              "parts by up to 2.9e-3 within 200 steps, the Keras model by up to 5.9e-3, so no port can be held "
-              "to 1e-3 there; 1e-2 still catches a wrong learning rate or loss.")
+        1e-4, "max |g_legacy - g_eager| / max |g_legacy| per variable, at the start. A broadcast `+ biases` "
+              "reduces its gradient with Sum, Keras' bias_add with BiasAddGrad: a different order, about 1e-6 "
+              "apart. Along a training run gradients are reported, not judged: at resnet18's Adam 0.01, by "
+              "step 23 some batch-norm channels have near-zero variance and their gradients cancel, so the "
+              "same weights give gradients 1e-2 apart while the losses still agree to 1e-6.")
+    dead_loss_atol: Tolerance = Tolerance(
+        1e-5, "A trainable variable is dead (its gradient is zero in exact arithmetic, so its computed gradient "
+              "is rounding noise and is not compared) when moving it by 0.5 * max(1, max |v|) with random signs "
+              "changes the training-mode loss by no more than this: a conv bias feeding batch norm changes it by "
+              "about 1e-7, a live variable by orders more. resnet18's 17 such biases reach up to 1.7e-4 of the "
+              "largest gradient, so no magnitude threshold can tell them from small live gradients.")
+    step_loss_atol: Tolerance = Tolerance(
+        1e-5, "Loss of every teacher-forced step: both styles evaluate the same weights on the same batch, so "
+              "only summation order separates them (TensorFlow's guide: atol 1e-5 for the first steps).")
+    step_weights_atol: Tolerance = Tolerance(
+        1e-6, "Every weight after every teacher-forced update, absolute part: the same gradients go through "
+              "Adam written as one fused kernel (TF1) and as several ops (Keras), an ulp or two apart.")
+    step_weights_rtol: Tolerance = Tolerance(
+        1e-5, "Relative part of the same bound, for large values such as batch-norm moving variances. "
+              "Keras' default Adam epsilon (1e-7 against 1e-8) moves mnist_cnn weights by up to 1e-4 in one step.")
     accuracy_points: Tolerance = Tolerance(
         0.5, "Test accuracy in percentage points after the same recipe from the same start; on 10,000 test "
              "images one point is 100 images.")
+
+    reconstruction_atol: Tolerance = Tolerance(
+        1e-3, "Test reconstruction loss (binary cross-entropy per pixel) of both styles after the recipe from "
+              "the same start, each training on its own. conv_autoencoder on Fashion-MNIST after the document's "
+              "844 steps: 0.3078 in both; the styles part by 1.2e-4, the legacy graph from a start one ulp "
+              "away by less than 1e-5.")
 
     def table(self):
         """(name, value, why) for every tolerance, for reports and the README."""

@@ -20,7 +20,7 @@ def mnist():
 
 
 def _batch(data, n=16):
-    return data.x_train[:n], data.encode(data.y_train[:n])
+    return data.x_train[:n], data.targets(data.x_train[:n], data.y_train[:n])
 
 
 def test_forward_and_gradients_agree_on_transferred_weights(mnist):
@@ -102,31 +102,55 @@ def test_transfer_names_the_first_mismatch():
 def test_training_steps_and_accuracy_pass_when_matched(mnist):
     spec, data, legacy, eager = mnist
     start = legacy.get_weights()
-    runs = {}
+    records = checks.teacher_forced_steps(legacy, eager, data.batches(32, 0), 12)
+    result = checks.training_steps(legacy.names, legacy.trainable_mask, records, TOL)
+    assert result.passed, result.message
+    assert result.figures["max_loss_diff"] <= TOL.step_loss_atol.value
+    assert result.figures["max_weight_diff_to_tolerance"] <= 1.0
+    assert records[-1].loss_l < records[0].loss_l  # it trained
     for runner in (legacy, eager):
         runner.set_weights(start)
         runner.reset_optimizer()
-        runs[runner.style] = suite.train_in_segments(runner, data.batches(32, 0), [10, 30], lambda i, l: None)
-    (ll, sl), (le, se) = runs["legacy"], runs["function"]
-    result = checks.training_steps(legacy.names, ll, le, sl[0], se[0], sl[1], se[1], start, TOL)
-    assert result.passed, result.message
-    assert result.figures["early_max_loss_diff"] <= TOL.early_loss_atol.value
-    acc = checks.accuracy(suite.accuracy_percent(legacy, data), suite.accuracy_percent(eager, data), 30, TOL)
+        runner.train(data.batches(32, 0), 20)
+    acc = checks.accuracy(suite.accuracy_percent(legacy, data), suite.accuracy_percent(eager, data), 20, TOL)
     assert acc.passed, acc.message
     legacy.set_weights(start)
     eager.set_weights(start)
 
 
+def test_teacher_forcing_keeps_the_styles_on_one_trajectory(mnist):
+    """After every step the eager model is put back on the legacy's weights, so the two cannot drift."""
+    _, data, legacy, eager = mnist
+    start = legacy.get_weights()
+    checks.teacher_forced_steps(legacy, eager, data.batches(16, 1), 3)
+    for a, b in zip(legacy.get_weights(), eager.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    legacy.set_weights(start)
+    eager.set_weights(start)
+
+
+def _record(loss_l, loss_e, weight_diffs, moved_l=True, moved_e=True):
+    return checks.StepRecord(loss_l, loss_e, grads=[(0.0, 1.0, 1.0)],
+                             weights=[(d, 1.0, moved_l, moved_e) for d in weight_diffs])
+
+
 def test_training_steps_names_the_step_and_variable():
-    names = ["a/kernel", "b/kernel"]
-    w = [np.zeros(3, np.float32), np.zeros(2, np.float32)]
-    moved = [np.zeros(3, np.float32), np.full(2, 1e-3, np.float32)]
-    losses = [1.0] * 20
-    other = [1.0] * 4 + [1.001] + [1.0] * 15
-    result = checks.training_steps(names, losses, other, w, moved, w, w, w, TOL)
+    names, mask = ["a/kernel", "b/moving_mean"], [True, False]
+    records = [_record(1.0, 1.0, [0.0, 0.0])] * 4 + [_record(1.0, 1.001, [0.0, 1e-3])]
+    result = checks.training_steps(names, mask, records, TOL)
     assert not result.passed
-    assert result.message.startswith("step 5: losses 1 and 1.001 part by 0.001 > 1e-05")
-    assert "after 10 steps b/kernel parts by 0.001" in result.message
+    assert "step 5: losses 1 and 1.001 part by 0.001 > 1e-05" in result.message
+    assert "step 5: after the update b/moving_mean parts by 0.001 > 1.1e-05" in result.message
+
+
+def test_training_steps_names_statistics_that_never_moved():
+    names, mask = ["a/kernel", "bn/moving_mean", "bn/moving_variance"], [True, False, False]
+    records = [_record(1.0, 1.0, [0.0, 0.0, 0.0], moved_l=False)] * 3
+    result = checks.training_steps(names, mask, records, TOL)
+    assert not result.passed
+    assert result.figures["legacy_unmoved_statistics"] == ["bn/moving_mean", "bn/moving_variance"]
+    assert "2 legacy non-trainable variables never moved (does the train op depend on UPDATE_OPS?)" \
+        in result.message
 
 
 def test_every_tolerance_has_a_reason():
