@@ -123,8 +123,10 @@ def cmd_train(args):
     png = plots.plot_loss_curves(report.companion(json_path, "_loss.png"), {args.style: result["losses"]},
                                  f"{spec.name}, {args.style}, {result['report']['dataset']}")
     r = result["report"]
+    metric = f"test accuracy {r['test_accuracy']:.2f}%" if "test_accuracy" in r else \
+        f"test reconstruction loss {r['test_reconstruction_loss']:.5f}"
     print(f"{spec.name} ({args.style}) on {r['dataset']}: {r['steps']} steps in {r['train_seconds']:.1f} s "
-          f"({r['ms_per_step']:.2f} ms/step); test accuracy {r['test_accuracy']:.2f}%")
+          f"({r['ms_per_step']:.2f} ms/step); {metric}")
     print(f"wrote {json_path} and {png}" + (f"; weights saved to {r['saved']}" if r.get("saved") else ""))
     return 0
 
@@ -137,25 +139,26 @@ def cmd_parity(args):
     _positive("--accuracy-steps", args.accuracy_steps)
     _positive("--batch-size", args.batch_size)
     json_path = _writable(args.json or Path("results") / f"parity_{spec.name}.json")
-    from parity import plots, report, suite, tolerances
+    from parity import plots, report, suite
 
     config = suite.ParityConfig(model=spec.name, dataset=args.dataset, data_dir=args.data_dir, steps=args.steps,
                                 accuracy_steps=args.accuracy_steps, seed=args.seed, eager_style=args.eager_style,
                                 batch_size=args.batch_size)
-    result, curves = suite.run(config, progress=_progress_factory(), log=_log)
+    result, curves, reconstructions = suite.run(config, progress=_progress_factory(), log=_log)
+    written = [json_path]
     if curves:
-        tol = tolerances.for_model(spec.name)
-        png = plots.plot_loss_curves(
+        written.append(plots.plot_loss_curves(
             report.companion(json_path, "_loss.png"), curves,
-            f"{spec.name} on {result['dataset']}: legacy graph vs {args.eager_style}, same start and batches",
-            tolerances={f"first {tol.early_steps} steps": (tol.early_loss_atol.value, tol.early_steps),
-                        f"all {result['settings']['steps']} steps": (tol.loss_atol.value,
-                                                                      result['settings']['steps'])},
-            early_steps=tol.early_steps)
-        result["loss_curves_png"] = str(png)
+            f"{spec.name} on {result['dataset']}: legacy graph vs {args.eager_style}, same start and batches"))
+        result["loss_curves_png"] = str(written[-1])
+    if reconstructions:
+        rows = {"original": reconstructions.pop("original"), **reconstructions}
+        written.append(plots.plot_reconstructions(report.companion(json_path, "_reconstructions.png"), rows,
+                                                  f"{spec.name}: test images over both styles' reconstructions"))
+        result["reconstructions_png"] = str(written[-1])
     report.write_json(json_path, result)
     print(report.format_parity(result))
-    print(f"wrote {json_path}" + (f" and {result['loss_curves_png']}" if curves else ""))
+    print("wrote " + ", ".join(map(str, written)))
     return 0 if result["passed"] else 1
 
 
@@ -211,7 +214,7 @@ def build_parser():
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("parity", help="run the six parity checks on one model")
-    common(p, "matched training steps compared step by step (default: the model's, 200 for mnist_cnn)")
+    common(p, "teacher-forced training steps compared one by one (default: the model's; 200 for mnist_cnn)")
     p.add_argument("--accuracy-steps", type=int, help="steps of the recipe before comparing test accuracy "
                                                       "(default: the model's shortened recipe)")
     p.add_argument("--eager-style", default="function", help=f"one of: {', '.join(EAGER_STYLES)}")

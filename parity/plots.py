@@ -100,8 +100,8 @@ def plot_conv_layer(path, values, title=None):
     return save(fig, path)
 
 
-def plot_loss_curves(path, curves, title, tolerances=None, early_steps=None):
-    """Overlays the per-step losses of each style; a lower panel shows their difference."""
+def plot_loss_curves(path, curves, title):
+    """Overlays the per-step losses of each style; a lower panel shows how far they drift apart."""
     names = list(curves)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True,
                                       gridspec_kw={"height_ratios": [2, 1]})
@@ -117,12 +117,24 @@ def plot_loss_curves(path, curves, title, tolerances=None, early_steps=None):
         n = min(len(a), len(b))
         diff = np.maximum(np.abs(a[:n] - b[:n]), 1e-12)
         bottom.semilogy(np.arange(1, n + 1), diff, linewidth=0.8, label=f"|{names[0]} - {names[1]}|")
-        for label, (value, upto) in (tolerances or {}).items():
-            bottom.hlines(value, 1, upto or n, colors="red", linestyles="dashed", linewidth=0.8)
-            bottom.text(upto or n, value, f" {label}", color="red", fontsize=7, va="center")
-        if early_steps:
-            bottom.axvline(early_steps, color="grey", linewidth=0.5)
-        bottom.set_ylabel("|loss difference|")
+        bottom.set_ylabel("|loss difference|\n(zeros drawn at 1e-12)")
         bottom.legend(fontsize=8, loc="lower right")
     bottom.set_xlabel("step")
+    return save(fig, path)
+
+
+def plot_reconstructions(path, rows, title):
+    """Rows of images, one row per entry of `rows` ({"original": ..., "legacy": ..., ...})."""
+    names = list(rows)
+    count = len(next(iter(rows.values())))
+    fig, axes = plt.subplots(len(names), count, figsize=(2 * count, 2.1 * len(names)), squeeze=False)
+    for r, name in enumerate(names):
+        for c in range(count):
+            ax = axes[r][c]
+            ax.imshow(np.squeeze(rows[name][c]), cmap="gray", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name)
+    fig.suptitle(title)
     return save(fig, path)

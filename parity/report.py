@@ -66,14 +66,15 @@ def _summary(check):
     elif name == "gradients":
         text = f"max relative diff {check['max_relative_diff']:.2g} ({check['worst_variable']})"
     elif name == "training_steps":
-        text = f"{check['steps']} steps: first {check['early_steps']} loss diff " \
-               f"{check['early_max_loss_diff']:.2g}, weights diff {check['early_max_weight_diff']:.2g}; " \
-               f"all steps loss diff {check['max_loss_diff']:.2g}"
+        text = f"{check['steps']} teacher-forced steps: loss diff {check['max_loss_diff']:.2g}, gradients " \
+               f"{check['max_gradient_relative_diff']:.2g} relative, weights " \
+               f"{check['max_weight_diff_to_tolerance']:.2g} of tolerance"
     elif name == "accuracy":
-        text = f"{check['steps']} steps: legacy {check['legacy_accuracy']:.2f}%, " \
+        text = f"{check['steps']} free-running steps: legacy {check['legacy_accuracy']:.2f}%, " \
                f"eager {check['eager_accuracy']:.2f}% ({check['diff_points']:.2f} points)"
     elif name == "reconstruction":
-        text = f"legacy {check['legacy_loss']:.4f}, eager {check['eager_loss']:.4f}"
+        text = f"{check['steps']} free-running steps: test loss legacy {check['legacy_loss']:.5f}, " \
+               f"eager {check['eager_loss']:.5f} ({check['diff']:.2g} apart)"
     else:
         text = ""
     return f"{text}  -- {check['message']}" if check.get("message") else text

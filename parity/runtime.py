@@ -20,6 +20,8 @@ def import_tensorflow(deterministic=True):
             import keras  # noqa: F401
     import tensorflow as tf
 
+    # The legacy tree uses deprecated TF1 APIs on purpose; their notices would bury the output.
+    tf.get_logger().setLevel("ERROR")
     if deterministic:
         tf.config.experimental.enable_tensor_float_32_execution(False)
         # CPU kernels repeat bit for bit without the flag, and with it XLA refuses MaxPool

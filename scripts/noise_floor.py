@@ -13,7 +13,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="mnist_cnn")
     parser.add_argument("--dataset", default="auto")
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, help="default: the model's parity steps")
+    parser.add_argument("--batch-size", type=int, help="default: the model's parity batch size")
     parser.add_argument("--streams", type=int, default=4, help="batch streams (seeds) to measure")
     parser.add_argument("--json", default="results/noise_floor.json")
     args = parser.parse_args()
@@ -26,14 +27,16 @@ def main():
     spec = registry.get(args.model)
     tol = tolerances.for_model(spec.name)
     data = suite.prepare_data(spec, args.dataset)
+    steps = args.steps or spec.parity_steps
+    batch_size = args.batch_size or spec.parity_batch_size or spec.recipe.batch_size
     print(f"data: {data.dataset.summary()}", file=sys.stderr)
     k = tol.early_steps
 
     def train(runner, start, seed):
         runner.set_weights(start)
         runner.reset_optimizer()
-        losses, snaps = suite.train_in_segments(runner, data.batches(spec.recipe.batch_size, seed),
-                                                [k, args.steps], lambda i, loss: None)
+        losses, snaps = suite.train_in_segments(runner, data.batches(batch_size, seed),
+                                                [k, steps], lambda i, loss: None)
         return np.array(losses), snaps[0]
 
     def nudged(weights):
@@ -66,13 +69,14 @@ def main():
     summary = {name: {key: {"min": min(r[key] for r in rows), "max": max(r[key] for r in rows)}
                       for key in rows[0]} for name, rows in comparisons.items()}
     print(f"{'comparison':<44} {'first ' + str(k) + ' losses':>18} {'weights after ' + str(k):>18} "
-          f"{'all ' + str(args.steps) + ' losses':>18}")
+          f"{'all ' + str(steps) + ' losses':>18}")
     for name, s in summary.items():
         cells = [f"{s[key]['min']:.1e}..{s[key]['max']:.1e}" for key in ("early_loss", "early_weights", "all_loss")]
         print(f"{name:<44} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
     print(f"tolerances: first {k} losses {tol.early_loss_atol.value:g}, weights after {k} "
           f"{tol.early_weights_atol.value:g}, all losses {tol.loss_atol.value:g}")
-    report.write_json(args.json, {"model": spec.name, "dataset": data.dataset.name, "steps": args.steps,
+    report.write_json(args.json, {"model": spec.name, "dataset": data.dataset.name, "steps": steps,
+                                  "batch_size": batch_size,
                                   "streams": args.streams, "early_steps": k, "comparisons": summary})
 
 
