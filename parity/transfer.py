@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 
 # The legacy tree names variables as TF1 code did; Keras names them by role.
-_ROLE_ALIASES = {"weights": "kernel", "biases": "bias", "depthwise_weights": "depthwise_kernel"}
+_ROLE_ALIASES = {"weights": "kernel", "biases": "bias"}
 
 
 class TransferError(ValueError):
