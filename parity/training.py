@@ -28,7 +28,7 @@ def train(spec, style, dataset="auto", data_dir=None, steps=None, batch_size=Non
         seconds = time.perf_counter() - began
         if bar:
             bar.close()
-        accuracy = suite.accuracy_percent(runner, data)
+        metric = suite.test_metric(spec, runner, data)
         saved = runner.save(save) if save else None
     finally:
         runner.close()
@@ -38,6 +38,8 @@ def train(spec, style, dataset="auto", data_dir=None, steps=None, batch_size=Non
         "device": runtime.device_description(), "tensorflow": versions["tensorflow"], "keras": versions["keras"],
         "steps": steps, "batch_size": batch_size, "seed": seed,
         "train_seconds": round(seconds, 3), "ms_per_step": round(1000 * seconds / steps, 3),
-        "final_loss": losses[-1], "test_accuracy": round(accuracy, 2), "saved": saved,
+        "final_loss": losses[-1], "saved": saved,
+        **({"test_reconstruction_loss": round(metric, 5)} if spec.task == "reconstruction"
+           else {"test_accuracy": round(metric, 2)}),
     }
     return {"report": report, "losses": losses}
