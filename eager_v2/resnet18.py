@@ -111,5 +111,5 @@ def train_seed004(model, train_data, test_data, epochs=5, validation_freq=2, ste
     """
     model.compile(optimizer=make_optimizer(), loss=make_loss(), metrics=["accuracy"], jit_compile=False)
     history = model.fit(train_data, epochs=epochs, validation_data=test_data, validation_freq=validation_freq,
-                        steps_per_epoch=steps_per_epoch, verbose=verbose)
+                        steps_per_epoch=steps_per_epoch, shuffle=False, verbose=verbose)
     return history, model.evaluate(test_data, verbose=verbose)

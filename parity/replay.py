@@ -1,4 +1,5 @@
 """Replays seed 001 end to end (the document's stages, printouts and plots) with either tree."""
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,4 +52,49 @@ def replay_seed001(run, data, out_dir, label, dataset_name, log=print, stages=ST
     for r in rows:
         doc = f"{r['document_mnist_accuracy']:.1f}%" if r["document_mnist_accuracy"] is not None else "-"
         log(f"{r['iterations']:>10}  {r['accuracy']:>7.2f}%  {doc:>16}  {r['train_seconds']:>8.1f} s")
+    return summary
+
+
+def replay_epochs(spec, style, data, epochs, steps_per_epoch, batch_size, out_dir, seed=0, validation_freq=1,
+                  log=print, progress=None):
+    """Trains `spec`'s model in `style` for `epochs` of `steps_per_epoch` batches, testing every
+    `validation_freq` epochs. The legacy graph runs its train op; the Keras styles run
+    eager_v2.training's loops: a GradientTape step (eager, tf.function or XLA), as seed 000 wrote
+    it, or Model.fit (`fit`), as seed 004 did. Writes `<model>_<style>.json` and a loss PNG."""
+    from parity import suite
+    from parity.runners import GraphRunner, KerasRunner
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runner = GraphRunner.from_spec(spec, seed=seed) if style == "legacy" else \
+        KerasRunner.from_spec(spec, seed=seed, style=style)
+    batches = data.batches(batch_size, seed)
+    rows, losses, seconds = [], [], 0.0
+    try:
+        for epoch in range(1, epochs + 1):
+            bar = progress(steps_per_epoch, f"{spec.name} {style} epoch {epoch}/{epochs}") if progress else None
+            began = time.perf_counter()
+            epoch_losses = runner.train(batches, steps_per_epoch,
+                                        lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"))
+            seconds += time.perf_counter() - began
+            if bar:
+                bar.close()
+            losses += epoch_losses
+            row = {"epoch": epoch, "steps": epoch * steps_per_epoch, "mean_loss": float(np.mean(epoch_losses)),
+                   "train_seconds": round(seconds, 1)}
+            if epoch % validation_freq == 0 or epoch == epochs:
+                row["test_accuracy"] = round(suite.accuracy_percent(runner, data), 2)
+            rows.append(row)
+            log(f"{epoch} loss: {row['mean_loss']:.4f}" +
+                (f"  acc: {row['test_accuracy']:.2f}%" if "test_accuracy" in row else ""))
+    finally:
+        runner.close()
+    versions = runtime.versions()
+    summary = {"model": spec.name, "document": spec.document, "style": style, "dataset": data.dataset.name,
+               "dataset_note": data.dataset.note, "device": runtime.device_description(), **versions,
+               "batch_size": batch_size, "steps_per_epoch": steps_per_epoch,
+               "ms_per_step": round(1000 * seconds / max(len(losses), 1), 1), "epochs": rows}
+    report.write_json(out_dir / f"{spec.name}_{style}.json", summary)
+    plots.plot_loss_curves(out_dir / f"{spec.name}_{style}_loss.png", {style: losses},
+                           f"{spec.name}, {style}, {data.dataset.name}")
     return summary

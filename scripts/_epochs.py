@@ -1,0 +1,38 @@
+"""Argument handling shared by the epoch-based replays (seed 000's VGG13, seed 004's ResNet18)."""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def run(model, description, styles, epochs, validation_freq):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--style", default=styles[0], choices=styles)
+    parser.add_argument("--dataset", default="auto", help="auto (CIFAR-100, else a stated stand-in), or a name")
+    parser.add_argument("--data-dir", help="folder searched first for data files")
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--steps-per-epoch", type=int,
+                        help="default: one pass over the training images (391 for CIFAR-100 at 128)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--out", default=f"results/{model}")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from parity import registry, replay, suite
+    from parity.datasets import DataError
+    from parity.progress import Progress
+
+    spec = registry.get(model)
+    try:
+        data = suite.prepare_data(spec, args.dataset, args.data_dir)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(f"data: {data.dataset.summary()}", file=sys.stderr)
+    steps = args.steps_per_epoch or -(-len(data.x_train) // args.batch_size)
+    try:
+        replay.replay_epochs(spec, args.style, data, args.epochs, steps, args.batch_size, args.out, args.seed,
+                             validation_freq, progress=Progress)
+    except KeyboardInterrupt:
+        sys.exit(130)
