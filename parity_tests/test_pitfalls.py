@@ -26,9 +26,12 @@ def run_python(code):
 
 
 def test_catalogue_entries_each_have_a_test():
-    names = set(globals())
+    import ast
+
     for p in pitfalls.CATALOGUE:
-        assert p.test.split("::")[1] in names, f"pitfall {p.id} has no test"
+        path, name = p.test.split("::")
+        tree = ast.parse((ROOT / path).read_text())
+        assert name in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, f"pitfall {p.id}: no {p.test}"
         assert p.legacy and p.eager and p.symptom and p.port
 
 
@@ -58,12 +61,9 @@ def _matched_training(epsilon, steps=10):
     data = suite.prepare_data(SPEC, "digits")
     legacy = GraphRunner.from_spec(SPEC, seed=0)
     eager = KerasRunner.from_spec(SPEC, seed=0, epsilon=epsilon)
-    start = legacy.get_weights()
-    eager.set_weights(start)
-    ll, sl = suite.train_in_segments(legacy, data.batches(64, 0), [steps], lambda i, l: None)
-    le, se = suite.train_in_segments(eager, data.batches(64, 0), [steps], lambda i, l: None)
+    records = checks.teacher_forced_steps(legacy, eager, data.batches(64, 0), steps)
     legacy.close()
-    return checks.training_steps(legacy.names, ll, le, sl[0], se[0], sl[0], se[0], start, tolerances.DEFAULT)
+    return checks.training_steps(legacy.names, legacy.trainable_mask, records, tolerances.DEFAULT)
 
 
 def test_adam_epsilon():
@@ -75,9 +75,10 @@ def test_adam_epsilon():
     assert abs(legacy - ported_default) / legacy > 0.3  # 0.91e-3 against 0.5e-3 for a gradient of 1e-7
     legacy, ported_matched = _one_adam_step(keras_epsilon=1e-8)
     assert ported_matched == pytest.approx(legacy, rel=1e-5)
-    # On the model: Keras' default epsilon fails the early-steps comparison; 1e-8 passes it.
+    # On the model: with Keras' default epsilon the first update already parts the weights.
     unmatched = _matched_training(epsilon=1e-7)
-    assert not unmatched.passed and unmatched.figures["early_max_loss_diff"] > 1e-5
+    assert not unmatched.passed and unmatched.message.startswith("step 1: after the update")
+    assert unmatched.figures["max_weight_diff_to_tolerance"] > 10
     matched = _matched_training(epsilon=1e-8)
     assert matched.passed, matched.message
 
@@ -214,7 +215,8 @@ def test_fit_logs_running_mean():
 
 
 def test_float32_chaos():
-    """The same legacy graph, started one float32 ulp apart, agrees for the first steps and then parts."""
+    """The same legacy graph, started one float32 ulp apart, agrees for the first steps and then parts;
+    teacher forcing keeps two styles on one trajectory, so their steps can be compared exactly."""
     data = suite.prepare_data(SPEC, "digits")
     legacy = GraphRunner.from_spec(SPEC, seed=0)
     start = legacy.get_weights()
@@ -223,11 +225,16 @@ def test_float32_chaos():
     legacy.set_weights(nudged)
     legacy.reset_optimizer()
     other = np.array(legacy.train(data.batches(64, 0), 200))
-    legacy.close()
     diff = np.abs(base - other)
-    assert diff[:10].max() <= tolerances.DEFAULT.early_loss_atol.value
-    assert diff.max() > 1e-4  # measured 1.4e-3: later steps cannot be held to 1e-5, nor reliably to 1e-3
-    assert diff.max() <= tolerances.DEFAULT.loss_atol.value
+    assert diff[:10].max() <= tolerances.DEFAULT.step_loss_atol.value
+    assert diff.max() > 1e-4  # measured 1.4e-3: no port could be held to 1e-5 there, nor reliably to 1e-3
+    legacy.set_weights(start)
+    legacy.reset_optimizer()
+    eager = KerasRunner.from_spec(SPEC, seed=0)
+    records = checks.teacher_forced_steps(legacy, eager, data.batches(64, 0), 200)
+    legacy.close()
+    forced = np.array([abs(r.loss_l - r.loss_e) for r in records])
+    assert forced.max() <= tolerances.DEFAULT.step_loss_atol.value
 
 
 def test_gpu_tf32_jit_auto():
@@ -274,3 +281,132 @@ def test_determinism_xla_maxpool():
 
     gradient = step(x)
     assert gradient is not None and np.all(np.isfinite(gradient))
+
+
+def test_keras3_lr_keyword():
+    with pytest.raises(ValueError, match="Argument\\(s\\) not recognized: \\{'lr': 0.0001\\}"):
+        keras.optimizers.Adam(lr=1e-4)
+    with pytest.warns(UserWarning, match="`decay` is no longer supported and will be ignored"):
+        ignored = keras.optimizers.Adam(learning_rate=0.1, decay=0.5)
+    assert float(ignored.learning_rate) == pytest.approx(0.1)
+    with pytest.raises(ImportError, match="not supported in Keras 3"):
+        keras.optimizers.legacy.Adam(learning_rate=1e-4)
+    # Keras 2's decay: lr / (1 + decay * iterations), which InverseTimeDecay reproduces.
+    schedule = keras.optimizers.schedules.InverseTimeDecay(0.1, decay_steps=1, decay_rate=0.5)
+    assert [float(schedule(step)) for step in (0, 1, 4)] == pytest.approx([0.1, 0.1 / 1.5, 0.1 / 3])
+
+
+def test_batchnorm_fused_variance():
+    from legacy_graph import layers
+
+    x = np.random.default_rng(0).normal(2.0, 3.0, (4, 2, 2, 3)).astype(np.float32)
+    n = 4 * 2 * 2
+    biased = np.var(x.reshape(-1, 3).astype(np.float64), axis=0)
+    _, _, fused_variance = tf.compat.v1.nn.fused_batch_norm(x, tf.ones(3), tf.zeros(3), is_training=True)
+    np.testing.assert_allclose(fused_variance, biased * n / (n - 1), rtol=1e-5)  # Bessel-corrected
+    keras_bn = keras.layers.BatchNormalization(momentum=0.0)  # momentum 0: moving = this batch's
+    keras_bn(x, training=True)
+    np.testing.assert_allclose(keras_bn.moving_variance, biased, rtol=1e-5)
+    graph = tf.Graph()
+    with graph.as_default():
+        out = layers.batch_norm(tf.constant(x), tf.constant(True), momentum=0.0, name="bn")
+        updates = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            session.run([out, updates])
+            moving = session.run(tf.compat.v1.global_variables("bn/moving_variance")[0])
+    np.testing.assert_allclose(moving, biased, rtol=1e-5)  # the legacy tree's batch norm is Keras'
+
+
+def _resnet_pair(run_update_ops, learning_rate=1e-5, image_shape=(16, 16, 3)):
+    import dataclasses
+
+    from parity import transfer
+
+    spec = registry.get("resnet18")
+    spec = dataclasses.replace(spec, recipe=dataclasses.replace(spec.recipe, learning_rate=learning_rate))
+    legacy = GraphRunner(spec.legacy().build(tf.Graph(), learning_rate=learning_rate, seed=0,
+                                             image_shape=image_shape, run_update_ops=run_update_ops))
+    eager = KerasRunner.from_spec(spec, seed=0, image_shape=image_shape)
+    transfer.transfer(legacy, eager)
+    return legacy, eager
+
+
+def _image_batches(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    while True:
+        yield rng.uniform(size=(8, *shape)).astype(np.float32), np.eye(100, dtype=np.float32)[rng.integers(0, 10, 8)]
+
+
+def test_batchnorm_update_ops():
+    broken, eager = _resnet_pair(run_update_ops=False)
+    start = broken.get_weights()
+    records = checks.teacher_forced_steps(broken, eager, _image_batches((16, 16, 3)), 2)
+    result = checks.training_steps(broken.names, broken.trainable_mask, records, tolerances.DEFAULT)
+    assert not result.passed
+    stuck = result.figures["legacy_unmoved_statistics"]
+    assert len(stuck) == 34 and stuck[0] == "prelayer/bn/moving_mean"  # 17 batch norms x (mean, variance)
+    assert "34 legacy non-trainable variables never moved (does the train op depend on UPDATE_OPS?)" \
+        in result.message
+    # Trained from the same start on the same batches (at a learning rate small enough that float32
+    # drift stays negligible), their inference outputs part ...
+    for runner in (broken, eager):
+        runner.set_weights(start)
+        runner.reset_optimizer()
+        runner.train(_image_batches((16, 16, 3)), 3)
+    x = next(_image_batches((16, 16, 3), seed=5))[0]
+    gap = np.max(np.abs(broken.forward(x) - eager.forward(x)))
+    # ... and only through the statistics: given the broken graph's stale ones, Keras agrees again.
+    stale = [legacy if not trainable else mine for legacy, mine, trainable in
+             zip(broken.get_weights(), eager.get_weights(), eager.trainable_mask)]
+    eager.set_weights(stale)
+    aligned = np.max(np.abs(broken.forward(x) - eager.forward(x)))
+    broken.close()
+    assert aligned <= 1e-4
+    assert gap > 100 * max(aligned, 1e-6)
+
+
+def test_bias_before_batchnorm():
+    from legacy_graph import layers
+
+    rng = np.random.default_rng(0)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.constant(rng.uniform(size=(8, 6, 6, 2)).astype(np.float32))
+        out = tf.nn.relu(layers.batch_norm(layers.conv2d(x, 4, 3, name="conv"), tf.constant(True), name="bn"))
+        loss = tf.reduce_mean(tf.square(layers.dense(tf.reduce_mean(out, axis=[1, 2]), 3, name="fc") - 1.0))
+        bias = tf.compat.v1.global_variables("conv/biases")[0]
+        kernel = tf.compat.v1.global_variables("conv/weights")[0]
+        grads = tf.compat.v1.gradients(loss, [bias, kernel])
+        shift = bias.assign_add(tf.fill([4], 0.5))
+        step = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, var_list=[bias])
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            g_bias, g_kernel = session.run(grads)
+            before, loss_before = session.run([bias, loss])
+            session.run(shift)
+            loss_shifted = session.run(loss)
+            session.run(bias.assign(before))
+            session.run(step)
+            moved = session.run(bias) - before
+    assert np.abs(g_bias).max() < 1e-4 * np.abs(g_kernel).max()   # zero up to rounding (here 1.2e-5)
+    assert abs(loss_shifted - loss_before) < 1e-6                    # the loss does not depend on it
+    # Yet Adam's first step, lr * g / (|g| + 1e-8), moves it by nearly the learning rate.
+    assert np.all((np.abs(moved) > 0.5e-3) & (np.abs(moved) <= 1.0001e-3))
+
+
+def test_resize_half_pixel_centers():
+    x = np.arange(2 * 4 * 4 * 1, dtype=np.float32).reshape(2, 4, 4, 1)
+    keras_bilinear = keras.layers.UpSampling2D(2, interpolation="bilinear")(x).numpy()
+    graph = tf.Graph()
+    with graph.as_default():
+        t = tf.constant(x)
+        tf1_default = tf.compat.v1.image.resize_bilinear(t, [8, 8])
+        tf1_ported = tf.compat.v1.image.resize_bilinear(t, [8, 8], half_pixel_centers=True)
+        tf1_nearest = tf.compat.v1.image.resize_nearest_neighbor(t, [8, 8])
+        with tf.compat.v1.Session(graph=graph) as session:
+            default, ported, nearest = session.run([tf1_default, tf1_ported, tf1_nearest])
+    assert default.shape == keras_bilinear.shape
+    assert np.abs(default - keras_bilinear).max() >= 0.25  # a quarter of the step of 1 between columns
+    np.testing.assert_allclose(ported, keras_bilinear, atol=1e-5)
+    np.testing.assert_array_equal(nearest, keras.layers.UpSampling2D(2)(x))
