@@ -199,6 +199,19 @@ CATALOGUE = (
              "code drop it: Conv2D(use_bias=False) before BatchNormalization.",
         models=("resnet18",)),
     Pitfall(
+        "applications-bn-momentum", "keras.applications' batch norm moves its statistics slowly",
+        legacy="TF1 code rebuilt by hand tends to take batch-norm defaults: tf.layers' and Keras' momentum "
+               "0.99, epsilon 1e-3 (tf.compat.v1.layers) or 1e-5 (tf.nn.fused_batch_norm's default)",
+        eager="keras.applications.MobileNetV2 builds every batch norm with momentum 0.999 and epsilon 1e-3",
+        symptom="A port with momentum 0.99 parts at the first training step. And after a short run (the "
+                "document's one pass over tf_flowers, 115 steps) the moving statistics are still 89% at their "
+                "initial 0 and 1, so inference-mode predictions collapse to one class: 20.00% on 5 classes, "
+                "in both styles, while the training loss has fallen.",
+        port="Read the application's layer settings (momentum, epsilon, padding) rather than assume defaults; "
+             "train long enough for the statistics (about 3,000 steps at 0.999) or evaluate a short run "
+             "knowing its inference mode lags.",
+        models=("mobilenet_v2",)),
+    Pitfall(
         "resize-half-pixel-centers", "TF1's bilinear resize is shifted by half a pixel",
         legacy="tf.compat.v1.image.resize_bilinear defaults to align_corners=False, half_pixel_centers=False: "
                "output pixel i samples input position i * in / out",

@@ -62,8 +62,19 @@ class Tolerances:
 
 DEFAULT = Tolerances()
 
-# Per-model exceptions, each with its reason. Empty until a model needs one.
-OVERRIDES = {}
+# Per-model exceptions, each with its reason; `python scripts/noise_floor.py --model M --accuracy`
+# measures the floors quoted.
+OVERRIDES = {
+    "vgg13": {"accuracy_points": Tolerance(
+        2.5, "After the default 300 free-running steps of batch 32 on the Fashion-MNIST stand-in, four runs of "
+             "the same legacy graph, started one float32 ulp apart, end between 71.67% and 72.91% (1.24 "
+             "points apart; the Keras model: 72.58%). Twice that spread.")},
+    "resnet18": {"accuracy_points": Tolerance(
+        11.0, "At the document's Adam 0.01 short runs are volatile: after the default 300 free-running steps of "
+              "batch 32 on the Fashion-MNIST stand-in, four runs of the same legacy graph, started one float32 "
+              "ulp apart, end between 64.35% and 69.90% (5.55 points apart; the Keras model: 66.85%). Twice "
+              "that spread; the teacher-forced training_steps check is the precise one for this model.")},
+}
 
 
 def for_model(name: str) -> Tolerances:

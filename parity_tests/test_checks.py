@@ -156,6 +156,11 @@ def test_training_steps_names_statistics_that_never_moved():
 def test_every_tolerance_has_a_reason():
     for name, value, why in TOL.table():
         assert value > 0 and len(why) > 40, name
+    for model, overrides in tolerances.OVERRIDES.items():
+        assert model in registry.MODELS
+        for name, tolerance in overrides.items():
+            assert hasattr(TOL, name) and len(tolerance.why) > 40, (model, name)
+            assert tolerances.for_model(model).table() != TOL.table()
 
 
 def test_layer_paths_match_by_suffix():

@@ -410,3 +410,21 @@ def test_resize_half_pixel_centers():
     assert np.abs(default - keras_bilinear).max() >= 0.25  # a quarter of the step of 1 between columns
     np.testing.assert_allclose(ported, keras_bilinear, atol=1e-5)
     np.testing.assert_array_equal(nearest, keras.layers.UpSampling2D(2)(x))
+
+
+def test_applications_bn_momentum():
+    model = keras.applications.MobileNetV2(weights=None, classes=5, input_shape=(32, 32, 3))
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 52
+    assert {(n.momentum, n.epsilon) for n in norms} == {(0.999, 1e-3)}
+    assert keras.layers.BatchNormalization().momentum == 0.99
+    # The document's 115 steps: how far the moving mean gets from 0 towards a constant batch mean of 1.
+    x = np.ones((4, 2, 2, 1), np.float32)
+    reached = {}
+    for momentum in (0.999, 0.99):
+        bn = keras.layers.BatchNormalization(momentum=momentum)
+        for _ in range(115):
+            bn(x, training=True)
+        reached[momentum] = float(bn.moving_mean.numpy()[0])
+    assert reached[0.999] == pytest.approx(1 - 0.999 ** 115, rel=1e-4)  # 0.109: 89% still at the start
+    assert reached[0.99] == pytest.approx(1 - 0.99 ** 115, rel=1e-4)    # 0.685

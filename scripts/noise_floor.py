@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Measures the figures behind parity/tolerances.py: how far the styles part when matched, how far
-each style parts from itself when its start moves by one float32 ulp, and how far Keras' default
-Adam epsilon moves them, over several batch streams."""
+"""Measures the figures behind parity/tolerances.py. By default: free-running trainings over several
+batch streams, how far the styles part when matched, how far each parts from itself when its start
+moves by one float32 ulp, and how far Keras' default Adam epsilon moves them. With --accuracy: the
+test figure after the recipe from starts one ulp apart, the floor of the accuracy check."""
 import argparse
 import sys
 from pathlib import Path
@@ -16,8 +17,13 @@ def main():
     parser.add_argument("--steps", type=int, help="default: the model's parity steps")
     parser.add_argument("--batch-size", type=int, help="default: the model's parity batch size")
     parser.add_argument("--streams", type=int, default=4, help="batch streams (seeds) to measure")
+    parser.add_argument("--accuracy", action="store_true",
+                        help="measure the free-running accuracy floor instead: the recipe's steps from starts "
+                             "one ulp apart, test accuracy (or reconstruction loss) of each")
     parser.add_argument("--json", default="results/noise_floor.json")
     args = parser.parse_args()
+    if args.accuracy:
+        return accuracy_floor(args)
 
     import numpy as np
 
@@ -78,6 +84,43 @@ def main():
     report.write_json(args.json, {"model": spec.name, "dataset": data.dataset.name, "steps": steps,
                                   "batch_size": batch_size,
                                   "streams": args.streams, "early_steps": k, "comparisons": summary})
+
+
+def accuracy_floor(args):
+    """Runs the shortened recipe from the same start and from starts nudged by one ulp (first layer up
+    and down, last layer up) in the legacy graph, and once in Keras; prints each test figure."""
+    import numpy as np
+
+    from parity import registry, report, suite
+    from parity.runners import GraphRunner, KerasRunner
+
+    spec = registry.get(args.model)
+    data = suite.prepare_data(spec, args.dataset)
+    print(f"data: {data.dataset.summary()}", file=sys.stderr)
+    batch_size = args.batch_size or spec.parity_batch_size or spec.recipe.batch_size
+    steps = args.steps or spec.accuracy_steps
+    legacy, eager = GraphRunner.from_spec(spec, seed=0), KerasRunner.from_spec(spec, seed=0)
+    start = legacy.get_weights()
+    last = max(i for i, t in enumerate(legacy.trainable_mask) if t)
+
+    def nudged(index, direction):
+        return [np.nextafter(w, direction * np.inf, dtype=np.float32) if i == index else w
+                for i, w in enumerate(start)]
+
+    runs = {}
+    for label, runner, weights in (("legacy", legacy, start), ("legacy, first layer +1 ulp", legacy, nudged(0, 1)),
+                                   ("legacy, first layer -1 ulp", legacy, nudged(0, -1)),
+                                   ("legacy, last layer +1 ulp", legacy, nudged(last, 1)),
+                                   ("eager", eager, start)):
+        runner.set_weights(weights)
+        runner.reset_optimizer()
+        runner.train(data.batches(batch_size, 0), steps)
+        runs[label] = suite.test_metric(spec, runner, data)
+        print(f"{label:<28} {runs[label]:.5g}", flush=True)
+    legacy_runs = [v for k, v in runs.items() if k.startswith("legacy")]
+    print(f"legacy spread {max(legacy_runs) - min(legacy_runs):.4g}; eager to legacy {abs(runs['eager'] - runs['legacy']):.4g}")
+    report.write_json(args.json, {"model": spec.name, "dataset": data.dataset.name, "steps": steps,
+                                  "batch_size": batch_size, "test_figures": runs})
 
 
 if __name__ == "__main__":
