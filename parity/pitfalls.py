@@ -190,10 +190,10 @@ CATALOGUE = (
         legacy="the documents give every conv a bias, also where batch norm follows (ResNet18)",
         eager="the same in Keras (Conv2D use_bias=True by default)",
         symptom="Batch norm subtracts the mean, so the loss does not depend on such a bias: its gradient is "
-                "rounding noise, about 1e-7 of the largest, with no agreement between two computations. "
-                "Adam divides by its own running scale, so every step still moves the bias by about the "
-                "learning rate, in the direction of the noise: two styles (or two gradient graphs of one "
-                "style) move it differently.",
+                "rounding noise (1e-8 to 1e-4 of the largest in resnet18), with no agreement between two "
+                "computations. Adam divides by its own running scale, so where the noise exceeds its "
+                "epsilon a step still moves the bias by about the learning rate, in the direction of the "
+                "noise: two styles (or two gradient graphs of one style) move it differently.",
         port="Keep the bias for parity with the original and compare its gradient as dead "
              "(parity.checks.dead_variables); apply the train op's own gradients when teacher forcing. In new "
              "code drop it: Conv2D(use_bias=False) before BatchNormalization.",

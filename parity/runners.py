@@ -203,7 +203,7 @@ class KerasRunner:
                     loss = self.loss_fn(y, self.model(x, training=training))
                 return loss, tape.gradient(loss, variables)
             self._graph_gradients = graph_gradients
-        loss, grads = self._graph_gradients(tf.constant(x, tf.float32), tf.constant(y), tf.constant(training))
+        loss, grads = self._graph_gradients(tf.constant(x, tf.float32), tf.constant(y), bool(training))
         return float(loss), [g.numpy() for g in grads]
 
     def train(self, batches, num_steps, on_step=None):

@@ -372,7 +372,9 @@ def test_bias_before_batchnorm():
     rng = np.random.default_rng(0)
     graph = tf.Graph()
     with graph.as_default():
-        x = tf.constant(rng.uniform(size=(8, 6, 6, 2)).astype(np.float32))
+        tf.compat.v1.set_random_seed(0)
+        # Small inputs leave batch norm dividing by sqrt(epsilon): large upstream gradients, large noise.
+        x = tf.constant(rng.uniform(0, 0.01, size=(8, 6, 6, 2)).astype(np.float32))
         out = tf.nn.relu(layers.batch_norm(layers.conv2d(x, 4, 3, name="conv"), tf.constant(True), name="bn"))
         loss = tf.reduce_mean(tf.square(layers.dense(tf.reduce_mean(out, axis=[1, 2]), 3, name="fc") - 1.0))
         bias = tf.compat.v1.global_variables("conv/biases")[0]
@@ -389,9 +391,11 @@ def test_bias_before_batchnorm():
             session.run(bias.assign(before))
             session.run(step)
             moved = session.run(bias) - before
-    assert np.abs(g_bias).max() < 1e-4 * np.abs(g_kernel).max()   # zero up to rounding (here 1.2e-5)
-    assert abs(loss_shifted - loss_before) < 1e-6                    # the loss does not depend on it
-    # Yet Adam's first step, lr * g / (|g| + 1e-8), moves it by nearly the learning rate.
+    assert np.abs(g_bias).max() < 1e-3 * np.abs(g_kernel).max()   # zero up to rounding
+    assert abs(loss_shifted - loss_before) <= tolerances.DEFAULT.dead_loss_atol.value  # the loss ignores it
+    # Yet Adam's first step, lr * g / (|g| + epsilon / sqrt(1 - beta2)), an effective epsilon of 3.2e-7,
+    # moves it by most of the learning rate, in the direction of whatever noise the train op's own
+    # gradient graph computed (not quite the noise of the separate tf.gradients above).
     assert np.all((np.abs(moved) > 0.5e-3) & (np.abs(moved) <= 1.0001e-3))
 
 
