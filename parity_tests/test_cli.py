@@ -50,6 +50,16 @@ def test_parity_writes_the_report_and_the_curves(capsys, tmp_path):
     assert "6 of 6 checks passed" in out
 
 
+def test_parity_of_the_autoencoder_checks_reconstruction(capsys, tmp_path):
+    path = tmp_path / "cae.json"
+    code, out, _ = run_cli(capsys, "parity", "--model", "conv_autoencoder", *FAST, "--json", str(path))
+    assert code == 0, out
+    report = json.loads(path.read_text())
+    assert report["checks"][-1]["name"] == "reconstruction" and report["passed"] is True
+    assert "test_reconstruction_loss" in report["styles"]["legacy"]
+    assert (tmp_path / "cae_reconstructions.png").stat().st_size > 5000
+
+
 def test_parity_exits_1_when_a_check_fails(capsys, tmp_path, monkeypatch):
     from parity import registry
 

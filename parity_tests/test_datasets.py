@@ -168,3 +168,20 @@ def test_describe_reports_found_and_missing(isolated_data):
     assert rows["fashion_mnist"] == (True, str(isolated_data / "system" / "fashion-mnist"))
     assert rows["mnist"][0] is False and "mnist.npz" in rows["mnist"][1]
     assert rows["digits"][0] is True
+
+
+def test_stand_in_is_padded_repeated_and_its_extra_classes_dropped():
+    from parity.datasets import adapt
+
+    data = datasets.load("synthetic")
+    fitted = adapt.fit_to_model(data, (32, 32, 3), 100)
+    assert fitted.x_train.shape[1:] == (32, 32, 3) and fitted.num_classes == 10
+    np.testing.assert_array_equal(fitted.x_train[:, 2:30, 2:30, 1], data.x_train[..., 0])  # centred
+    assert fitted.x_train[:, :2].max() == 0.0 and fitted.x_train[:, 30:].max() == 0.0
+    assert "zero-padded 28x28 -> 32x32, grey repeated to 3 channels" in fitted.note
+    five = adapt.fit_to_model(data, (64, 64, 3), 5, resize=True)
+    assert five.x_train.shape[1:] == (64, 64, 3) and set(np.unique(five.y_train)) <= set(range(5))
+    assert five.num_classes == 5 and "its first 5 of 10 classes" in five.note and "resized 28x28 -> 64x64" in five.note
+    assert adapt.fit_to_model(data, (28, 28, 1), 10) is data
+    with pytest.raises(DataError, match="3-channel images cannot feed a model that takes 1 channels"):
+        adapt.plan((32, 32, 3), 10, (28, 28, 1), 10)
