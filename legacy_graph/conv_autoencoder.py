@@ -39,15 +39,22 @@ def _unmarked(name, tensor):
     return tensor
 
 
-def build(graph=None, learning_rate=learning_rate, seed=None, image_shape=image_shape):
+def build(graph=None, learning_rate=learning_rate, seed=None, image_shape=image_shape, inputs=None):
     """Builds the autoencoder into `graph` (a new one if None) and returns its handles; the
-    standalone encoder and decoder are `build_encoder(graph)` and `build_decoder(graph)`."""
+    standalone encoder and decoder are `build_encoder(graph)` and `build_decoder(graph)`.
+
+    `inputs`, a pair of tensors (images, target images) already in `graph` (an iterator's
+    get_next(), say), stands in for the two placeholders.
+    """
     graph = graph if graph is not None else tf.Graph()
     with graph.as_default():
         if seed is not None:
             tf.compat.v1.set_random_seed(seed)
-        x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
-        y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="y_true")
+        if inputs is None:
+            x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
+            y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="y_true")
+        else:
+            x, y_true = inputs
         reconstruction, logits = decoder(encoder(x))
         variables = layers.model_variables()
         # Keras 3 takes the binary cross-entropy of a sigmoid output from its logits (pitfall

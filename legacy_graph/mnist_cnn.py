@@ -79,15 +79,22 @@ def new_fc_layer(input, num_inputs, num_outputs, use_relu=True, name="fc"):
     return layer, weights, biases
 
 
-def build(graph=None, learning_rate=learning_rate, seed=None):
-    """Builds the document's graph into `graph` (a new one if None) and returns its handles."""
+def build(graph=None, learning_rate=learning_rate, seed=None, inputs=None):
+    """Builds the document's graph into `graph` (a new one if None) and returns its handles.
+
+    `inputs`, a pair of tensors (images, one-hot labels) already in `graph` (an iterator's
+    get_next(), say), stands in for the two placeholders; images may be flat or [batch, 28, 28, 1].
+    """
     graph = graph if graph is not None else tf.Graph()
     with graph.as_default():
         if seed is not None:
             tf.compat.v1.set_random_seed(seed)
-        x = tf.compat.v1.placeholder(tf.float32, shape=[None, img_size_flat], name="x")
+        if inputs is None:
+            x = tf.compat.v1.placeholder(tf.float32, shape=[None, img_size_flat], name="x")
+            y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, num_classes], name="y_true")
+        else:
+            x, y_true = inputs
         x_image = tf.reshape(x, [-1, img_size, img_size, num_channels])  # [batch, 784] -> [batch, 28, 28, 1]
-        y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, num_classes], name="y_true")
         y_true_cls = tf.argmax(y_true, axis=1)
 
         layer_conv1, w_conv1, b_conv1 = new_conv_layer(

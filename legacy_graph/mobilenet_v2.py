@@ -98,11 +98,13 @@ def inverted_res_block(input, expansion, filters, stride, block_id, training):
 
 
 def build(graph=None, learning_rate=learning_rate, seed=None, num_classes=num_classes, image_shape=image_shape,
-          reduction="mean", run_update_ops=True):
+          reduction="mean", run_update_ops=True, inputs=None):
     """Builds the graph into `graph` (a new one if None) and returns its handles.
 
     reduction="sum" is the document's summed loss; run_update_ops=False builds the classic TF1
-    mistake: a train op that never runs the batch-norm updates.
+    mistake: a train op that never runs the batch-norm updates. `inputs`, a pair of tensors
+    (images, int64 class indices) already in `graph` (an iterator's get_next(), say), stands in
+    for the two placeholders.
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"unknown reduction {reduction!r}; choose mean or sum")
@@ -110,8 +112,11 @@ def build(graph=None, learning_rate=learning_rate, seed=None, num_classes=num_cl
     with graph.as_default():
         if seed is not None:
             tf.compat.v1.set_random_seed(seed)
-        x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
-        y_true = tf.compat.v1.placeholder(tf.int64, shape=[None], name="y_true")
+        if inputs is None:
+            x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
+            y_true = tf.compat.v1.placeholder(tf.int64, shape=[None], name="y_true")
+        else:
+            x, y_true = inputs
         training = tf.compat.v1.placeholder_with_default(False, shape=[], name="training")
         out = conv(x, first_filters, 3, "Conv1", stride=2)
         out = relu6(bn(out, training, "bn_Conv1"), "Conv1_relu")

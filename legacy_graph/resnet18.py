@@ -29,18 +29,22 @@ def basic_block(input, filter_num, stride, training, name):
 
 
 def build(graph=None, learning_rate=learning_rate, seed=None, num_classes=num_classes, image_shape=image_shape,
-          run_update_ops=True):
+          run_update_ops=True, inputs=None):
     """Builds the graph into `graph` (a new one if None) and returns its handles.
 
     run_update_ops=False builds the classic TF1 mistake: a train op that never runs the
-    batch-norm updates.
+    batch-norm updates. `inputs`, a pair of tensors (images, one-hot labels) already in
+    `graph` (an iterator's get_next(), say), stands in for the two placeholders.
     """
     graph = graph if graph is not None else tf.Graph()
     with graph.as_default():
         if seed is not None:
             tf.compat.v1.set_random_seed(seed)
-        x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
-        y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, num_classes], name="y_true")
+        if inputs is None:
+            x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
+            y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, num_classes], name="y_true")
+        else:
+            x, y_true = inputs
         training = tf.compat.v1.placeholder_with_default(False, shape=[], name="training")
         with tf.compat.v1.variable_scope("prelayer"):
             out = tf.nn.relu(layers.batch_norm(layers.conv2d(x, 64, 3, name="conv"), training, name="bn"))

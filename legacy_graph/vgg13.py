@@ -35,14 +35,22 @@ def fc_net(x, num_classes):
         return layers.endpoint(f"fc{len(fc_sizes) + 1}", layers.dense(x, num_classes, name=f"fc{len(fc_sizes) + 1}"))
 
 
-def build(graph=None, learning_rate=learning_rate, seed=None, num_classes=num_classes, image_shape=image_shape):
-    """Builds the graph into `graph` (a new one if None) and returns its handles."""
+def build(graph=None, learning_rate=learning_rate, seed=None, num_classes=num_classes, image_shape=image_shape,
+          inputs=None):
+    """Builds the graph into `graph` (a new one if None) and returns its handles.
+
+    `inputs`, a pair of tensors (images, one-hot labels) already in `graph` (an iterator's
+    get_next(), say), stands in for the two placeholders.
+    """
     graph = graph if graph is not None else tf.Graph()
     with graph.as_default():
         if seed is not None:
             tf.compat.v1.set_random_seed(seed)
-        x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
-        y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, num_classes], name="y_true")
+        if inputs is None:
+            x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
+            y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, num_classes], name="y_true")
+        else:
+            x, y_true = inputs
         # VGG13 has no batch norm or dropout: the flag changes nothing, and is here so every
         # model is driven alike.
         training = tf.compat.v1.placeholder_with_default(False, shape=[], name="training")
