@@ -1,5 +1,6 @@
 """The `tf-parity` command: parses, checks the arguments, dispatches. Exit status: 0 success,
-1 a parity check failed, 2 a usage or input error (one line on stderr, no traceback)."""
+1 a parity check failed (or a benchmark style failed, its row written as an error), 2 a usage or
+input error (one line on stderr, no traceback)."""
 import argparse
 import sys
 from pathlib import Path
@@ -176,6 +177,46 @@ def cmd_convert(args):
     return 0
 
 
+def cmd_bench(args):
+    from parity import bench
+
+    if args.model == "all":
+        models = tuple(registry.MODELS)
+    elif args.model in registry.MODELS:
+        models = (args.model,)
+    else:
+        raise UsageError(f"unknown model {args.model!r}; choose one of: all, {', '.join(registry.MODELS)}")
+    styles = tuple(s.strip() for s in args.styles.split(",") if s.strip()) if args.styles else bench.STYLES
+    if not styles:
+        raise UsageError(f"--styles names no style; choose from: {', '.join(bench.STYLES)}")
+    for style in styles:
+        _style(style, bench.STYLES)
+    _positive("--batch-size", args.batch_size)
+    _positive("--steps", args.steps)
+    _positive("--warmup", args.warmup)
+    json_path = _writable(args.json)
+    command = ["tf-parity", "bench", "--model", args.model]
+    for flag, value in (("--styles", args.styles), ("--batch-size", args.batch_size), ("--steps", args.steps),
+                        ("--warmup", args.warmup), ("--json", args.json)):
+        if value is not None:
+            command += [flag, str(value)]
+    import shlex
+
+    from parity import report
+
+    config = bench.BenchConfig(models=models, styles=styles, batch_size=args.batch_size, steps=args.steps,
+                               warmup=args.warmup, command=shlex.join(command))
+    result = bench.run(config, log=_log)
+    report.write_json(json_path, result)
+    png = bench.plot_ratios(report.companion(json_path, "_ratios.png"), result)
+    print(bench.format_table(result))
+    print(f"wrote {json_path} and {png}")
+    failed = [f"{r['model']} {r['style']} {r['phase']}" for r in result["results"] if r.get("error")]
+    if failed:
+        print(f"tf-parity: {len(failed)} measurements failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _log(message):
     print(message, file=sys.stderr)
 
@@ -221,6 +262,18 @@ def build_parser():
     p.add_argument("--json", help="report path (default results/parity_MODEL.json); the loss curves PNG "
                                   "goes beside it")
     p.set_defaults(func=cmd_parity)
+
+    p = sub.add_parser("bench", help="time a training and an inference step in every style, against the "
+                                     "legacy graph fed by feed_dict")
+    p.add_argument("--model", required=True, help=f"all, or one of: {', '.join(registry.MODELS)}")
+    p.add_argument("--styles", help="comma-separated, default all: legacy_feed_dict, legacy_tf_data, eager, "
+                                    "function, xla, fit (legacy_feed_dict always runs: every ratio is to it)")
+    p.add_argument("--batch-size", type=int, help="images per step (default: per model, see parity/bench.py)")
+    p.add_argument("--steps", type=int, help="timed steps per style and phase (default: per model)")
+    p.add_argument("--warmup", type=int, help="untimed steps before them, the first included (default: per model)")
+    p.add_argument("--json", default="results/bench.json", help="report path (default results/bench.json); "
+                                                                 "the ratio chart goes beside it")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("convert", help="copy a TF1 Saver checkpoint into the Keras model's .weights.h5")
     p.add_argument("--model", required=True)

@@ -56,9 +56,12 @@ class GraphRunner:
         self._x_shape = _shape(m.x.shape)[1:]
 
     @classmethod
-    def from_spec(cls, spec, seed=0, **options):
+    def from_spec(cls, spec, seed=0, graph=None, **options):
+        """The model's legacy graph, built into `graph` (a new one if None) with the recipe's learning
+        rate; `options` go to its builder (e.g. inputs=(images, labels) tensors already in `graph`)."""
         legacy = spec.legacy()
-        return cls(legacy.build(tf.Graph(), learning_rate=spec.recipe.learning_rate, seed=seed, **options))
+        return cls(legacy.build(graph if graph is not None else tf.Graph(), learning_rate=spec.recipe.learning_rate,
+                                seed=seed, **options))
 
     def _feed(self, x, y=None, training=None):
         feed = {self.model.x: np.asarray(x, np.float32).reshape((-1,) + self._x_shape)}

@@ -1,0 +1,558 @@
+"""`tf-parity bench`: what a training step and an inference step cost in each style, model by model.
+
+Styles, all on one fixed synthetic batch of the model's input shape and label format:
+  legacy_feed_dict  the legacy graph in a Session, the batch fed through feed_dict (as the documents do);
+  legacy_tf_data    the same graph with its inputs taken from an initializable tf.data iterator inside
+                    the graph, over a dataset that repeats the batch;
+  eager             Keras model, GradientTape step without tf.function;
+  function          the same step in tf.function;
+  xla               the same step in tf.function(jit_compile=True);
+  fit               Model.fit for training, Model.predict_on_batch for inference.
+
+Per style the model is built once; the inference phase runs first, then the training phase, so
+that inference's peak memory holds no gradients (both phases hold the weights and the
+optimizer's slots: every style builds its model for training). In each phase the first
+`warmup` steps are untimed; `warmup_s` is the time from nothing (the build, `build_s`, is
+counted in both phases) to the end of the last of them, so it holds graph construction, the
+session's first runs, tracing and XLA compiles. Then `steps` steps are timed one by one; every
+step ends in a sync (a Session.run fetch, `.numpy()` or a float of the loss), so each time is
+the work done, not the work queued.
+
+FLOPs per step are counted, not estimated: TensorFlow's profiler adds up the FLOP statistics of
+the ops the legacy graph runs for the step (the logits for inference; the train op and the loss
+for training), on a copy built at the benchmark's batch size so every shape is static. Ops
+without a FLOP statistic (activations, the loss, the optimizer's update, depthwise convolutions'
+gradients: about 4% of mobilenet_v2's training step) count zero and are listed per model. The
+count is applied to every style of the model, as they compute the same network on the same
+batch, with two differences in the legacy graph's disfavour: its train op also computes the
+gradient with respect to the input images (gate_gradients groups each op's gradients), which a
+tape never asks for (about 6% of conv_autoencoder's counted training step, 3% of mnist_cnn's,
+1% or less of the others'); and its batch-norm layers compute the batch's moments at inference
+too (4% of mobilenet_v2's counted inference step, 0.3% of resnet18's). The Keras styles'
+GFLOP/s are therefore a few percent high for those models.
+`peak_share` divides the achieved GFLOP/s by the best float32 matmul rate measured in the run.
+
+Memory: the process's peak resident set during each phase (`peak_rss_mb`, reset at the phase's
+start where Linux allows it) and its growth over the resident set at that start
+(`rss_growth_mb`); inference's growth holds the build. The process keeps what earlier styles
+and models left resident, and reuses memory they freed without growing, so the peak is an upper
+bound and the growth a lower bound of what the phase alone would need; a growth of 0 means the
+phase fitted in what the process already held.
+"""
+import math
+import os
+import platform
+import resource
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from parity import registry
+
+STYLES = ("legacy_feed_dict", "legacy_tf_data", "eager", "function", "xla", "fit")
+PHASES = ("infer", "train")
+BASELINE = "legacy_feed_dict"
+
+
+@dataclass(frozen=True)
+class Setting:
+    batch_size: int
+    steps: int     # timed steps per phase
+    warmup: int    # untimed steps per phase, the first one included
+
+
+# Chosen so that `--model all` runs in about 7 minutes on two quiet CPU cores (9 to 10 with other
+# jobs on them): the small models time many short steps at the documents' batch size; the big
+# ones fewer steps on small batches, as their XLA steps take a second or more on a CPU, and the
+# graph builds, session starts and XLA compiles already take a third of their time.
+DEFAULTS = {
+    "mnist_cnn": Setting(batch_size=64, steps=100, warmup=5),
+    "conv_autoencoder": Setting(batch_size=64, steps=100, warmup=5),
+    "vgg13": Setting(batch_size=16, steps=20, warmup=2),
+    "resnet18": Setting(batch_size=16, steps=20, warmup=2),
+    "mobilenet_v2": Setting(batch_size=16, steps=20, warmup=2),
+}
+
+# Square matrix sizes for the matmul peak, and how long each is repeated: big enough that the
+# rate is the kernel's, not the call's.
+PEAK_SIZES = (512, 1024, 2048)
+PEAK_SECONDS = 0.5
+
+
+@dataclass
+class BenchConfig:
+    models: tuple
+    styles: tuple = STYLES
+    batch_size: Optional[int] = None   # None: the model's default in DEFAULTS
+    steps: Optional[int] = None
+    warmup: Optional[int] = None
+    seed: int = 0
+    peak_sizes: Optional[tuple] = None   # None: PEAK_SIZES
+    command: str = ""
+
+    def setting(self, model):
+        """The model's batch size, steps and warm-up: the defaults, overridden where asked."""
+        base = DEFAULTS.get(model, Setting(32, 10, 2))
+        return Setting(self.batch_size or base.batch_size, self.steps or base.steps, self.warmup or base.warmup)
+
+
+def _tf():
+    from parity.runtime import import_tensorflow
+
+    return import_tensorflow()
+
+
+def synthetic_batch(spec, batch_size, seed=0):
+    """One fixed batch: uniform images of the model's input shape, labels in its recipe's format."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch_size, *spec.input_shape), dtype=np.float32)
+    if spec.recipe.labels == "images":
+        return x, x
+    classes = rng.integers(0, spec.num_classes, batch_size)
+    if spec.recipe.labels == "one_hot":
+        return x, np.eye(spec.num_classes, dtype=np.float32)[classes]
+    return x, classes.astype(np.int64)
+
+
+def count_flops(spec, batch_size):
+    """FLOPs of one inference and one training step of the model's legacy graph, as TensorFlow's
+    profiler counts them.
+
+    Args:
+        spec: the model's registry.ModelSpec.
+        batch_size: images per step; the graph is built at this size so every shape is static.
+
+    Returns:
+        {"infer": ..., "train": ...}, each {"flops", "by_op" (op type -> FLOPs), "uncounted_ops"
+        (op types in the step that have no FLOP statistic, so count zero)}.
+    """
+    tf = _tf()
+    x, y = synthetic_batch(spec, batch_size)
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, x.shape, name="images")
+        labels = tf.compat.v1.placeholder(tf.as_dtype(y.dtype), y.shape, name="labels")
+    model = spec.legacy().build(graph, learning_rate=spec.recipe.learning_rate, seed=0, inputs=(images, labels))
+    graph_def = graph.as_graph_def()
+    return {"infer": _profile(graph_def, [model.logits.op.name]),
+            "train": _profile(graph_def, [model.train_op.name, model.loss.op.name])}
+
+
+def _profile(graph_def, fetches):
+    """The profiler's FLOP count of the ops that Session.run(fetches) runs, and nothing else."""
+    tf = _tf()
+    # The profiler counts every op of a graph: keep only what the fetches depend on, control
+    # dependencies included, as Session.run prunes the graph.
+    step = tf.compat.v1.graph_util.extract_sub_graph(graph_def, fetches)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(step, name="")
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_min_float_operations(0).with_empty_output().build()
+    profile = tf.compat.v1.profiler.profile(graph, cmd="op", options=options)
+    by_op, node = {}, profile
+    # The "op" view nests its op types in a chain, each node holding its own type's count.
+    while node.children:
+        node = node.children[0]
+        by_op[node.name] = int(node.float_ops)
+    types = {op.type for op in graph.get_operations()}
+    # Op types that only move or describe data: no arithmetic to miss.
+    structural = {"Const", "Placeholder", "PlaceholderWithDefault", "VarHandleOp", "ReadVariableOp", "Identity",
+                  "NoOp", "Reshape", "Squeeze", "ExpandDims", "Shape", "ShapeN", "Pack", "ConcatV2", "Slice",
+                  "Fill", "StopGradient", "AssignVariableOp", "Tile", "Pad", "Cast", "Transpose"}
+    uncounted = sorted(t for t in types if by_op.get(t, 0) == 0 and t not in structural)
+    return {"flops": int(profile.total_float_ops), "by_op": {k: v for k, v in by_op.items() if v},
+            "uncounted_ops": uncounted}
+
+
+def measure_matmul_peak(sizes=None, min_seconds=None):
+    """The machine's float32 matmul rate, best of several sizes and repeats, in a tf.function.
+
+    Args:
+        sizes: square matrix sizes tried (None: PEAK_SIZES).
+        min_seconds: repeat each size at least this long, and at least three times (None: PEAK_SECONDS).
+
+    Returns:
+        {"gflops_per_s": the best rate, "by_size": {size: its best rate}}.
+    """
+    tf = _tf()
+    # A scalar result keeps the output's copy out of the timing; the sum's n^2 adds are not counted.
+    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.linalg.matmul(a, b)))
+    by_size = {}
+    min_seconds = PEAK_SECONDS if min_seconds is None else min_seconds
+    for n in sizes or PEAK_SIZES:
+        a = tf.random.uniform((n, n), seed=1)
+        b = tf.random.uniform((n, n), seed=2)
+        matmul(a, b).numpy()
+        best, spent, runs = math.inf, 0.0, 0
+        while runs < 3 or spent < min_seconds:
+            began = time.perf_counter()
+            matmul(a, b).numpy()
+            took = time.perf_counter() - began
+            best, spent, runs = min(best, took), spent + took, runs + 1
+        by_size[str(n)] = round(2.0 * n ** 3 / best / 1e9, 2)
+    return {"gflops_per_s": max(by_size.values()), "by_size": by_size}
+
+
+class _Memory:
+    """Peak resident set of this process: reset and read through /proc where Linux allows it,
+    else the process's lifetime peak from getrusage."""
+
+    def __init__(self):
+        self.resettable = self._reset()
+        self.method = ("VmHWM of /proc/self/status, reset through /proc/self/clear_refs at the start of "
+                       "each phase" if self.resettable else
+                       "ru_maxrss: the process's peak since it started (cumulative over the run)")
+
+    @staticmethod
+    def _reset():
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def _status_mb(key):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
+        return None
+
+    def start(self):
+        """Resets the peak where possible; returns the resident set now, in MB."""
+        if self.resettable:
+            self._reset()
+            return round(self._status_mb("VmRSS"), 1)
+        return None
+
+    def peak(self):
+        if self.resettable:
+            return round(self._status_mb("VmHWM"), 1)
+        # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+        scale = 1024 * 1024 if platform.system() == "Darwin" else 1024
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale, 1)
+
+
+def legacy_tf_data_runner(spec, x, y, seed=0):
+    """A GraphRunner over the model's legacy graph whose inputs come from a tf.data iterator in the
+    graph, over a dataset that repeats the batch (x, y); the iterator is initialized."""
+    tf = _tf()
+    from parity.runners import GraphRunner
+
+    graph = tf.Graph()
+    with graph.as_default():
+        # Placeholders feed the initializer only, so the batch is not baked into the graph as a constant.
+        images = tf.compat.v1.placeholder(tf.float32, x.shape, name="images")
+        labels = tf.compat.v1.placeholder(tf.as_dtype(y.dtype), y.shape, name="labels")
+        dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+        iterator = tf.compat.v1.data.make_initializable_iterator(dataset)
+        inputs = iterator.get_next()
+    runner = GraphRunner.from_spec(spec, seed=seed, graph=graph, inputs=inputs)
+    runner.session.run(iterator.initializer, {images: x, labels: y})
+    return runner
+
+
+class _LegacyStyle:
+    """The legacy graph in its Session: fed through feed_dict, or reading a tf.data iterator."""
+
+    def __init__(self, spec, x, y, seed, tf_data):
+        from parity.runners import GraphRunner
+
+        if tf_data:
+            self.runner = legacy_tf_data_runner(spec, x, y, seed)
+            model = self.runner.model
+            self.infer_feed, self.train_feed = {}, {}
+        else:
+            self.runner = GraphRunner.from_spec(spec, seed=seed)
+            model = self.runner.model
+            # [batch, 28, 28, 1] -> [batch, 784] where the graph takes flat images.
+            x = x.reshape((-1, *[int(d) for d in model.x.shape[1:]]))
+            self.infer_feed = {model.x: x}
+            self.train_feed = {model.x: x, model.y_true: y}
+        if model.training is not None:
+            self.train_feed[model.training] = True
+        self.model = model
+        self.session = self.runner.session
+        self._train_fetches = [model.train_op, model.loss]
+
+    def infer_step(self):
+        return self.session.run(self.model.logits, self.infer_feed)
+
+    def train_step(self):
+        return float(self.session.run(self._train_fetches, self.train_feed)[1])
+
+    def close(self):
+        self.runner.close()
+
+
+class _KerasStyle:
+    """The Keras model, its steps driven by eager_v2.training.Trainer or by Model.fit."""
+
+    def __init__(self, spec, x, y, seed, style):
+        tf = _tf()
+        from parity.runners import KerasRunner
+
+        self.style = style
+        self.runner = KerasRunner.from_spec(spec, seed=seed, style=style)
+        self.model = self.runner.model
+        # On the device before the clock starts: the input pipeline is not what is measured.
+        self.x, self.y = tf.constant(x), tf.constant(y)
+        if style == "fit":
+            self._predict = self.model.predict_on_batch
+        else:
+            def forward(images):
+                return self.model(images, training=False)
+
+            self._predict = {"eager": forward, "function": tf.function(forward),
+                             "xla": tf.function(forward, jit_compile=True)}[style]
+
+    def infer_step(self):
+        return np.asarray(self._predict(self.x))
+
+    def train_step(self):
+        return self.runner.trainer.train_step(self.x, self.y)
+
+    def fit(self, warmup, steps):
+        """Trains through one Model.fit call; returns (warm-up seconds, per-step seconds).
+
+        Trainer's own fit path feeds from a Python generator, which would time the input
+        pipeline; here fit reads the batch repeated by tf.data, and a callback notes the time
+        at the end of every batch.
+        """
+        tf = _tf()
+        import keras
+
+        ends = []
+
+        class Clock(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                float(logs["loss"])  # a sync, should the step still be running on a device
+                ends.append(time.perf_counter())
+
+        dataset = tf.data.Dataset.from_tensors((self.x, self.y)).repeat()
+        began = time.perf_counter()
+        self.model.fit(dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, shuffle=False,
+                       callbacks=[Clock()])
+        return ends[warmup - 1] - began, list(np.diff(ends[warmup - 1:]))
+
+    def close(self):
+        pass
+
+
+def _build(spec, style, x, y, seed):
+    if style in ("legacy_feed_dict", "legacy_tf_data"):
+        return _LegacyStyle(spec, x, y, seed, tf_data=style == "legacy_tf_data")
+    return _KerasStyle(spec, x, y, seed, style)
+
+
+def _run_phase(driver, phase, warmup, steps):
+    """(warm-up seconds, per-step seconds) of one phase."""
+    if phase == "train" and isinstance(driver, _KerasStyle) and driver.style == "fit":
+        return driver.fit(warmup, steps)
+    step = driver.train_step if phase == "train" else driver.infer_step
+    began = time.perf_counter()
+    for _ in range(warmup):
+        step()
+    warm = time.perf_counter() - began
+    times = []
+    for _ in range(steps):
+        began = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - began)
+    return warm, times
+
+
+def _row(model, style, phase, setting, build_s, warm_s, times, flops, peak_gflops, memory):
+    ms = 1000.0 * np.asarray(times)
+    median = float(np.median(ms))
+    p10, p25, p75, p90 = (float(v) for v in np.percentile(ms, [10, 25, 75, 90]))
+    gflops = flops / (median / 1000.0) / 1e9 if flops else None
+    return {
+        "model": model, "style": style, "phase": phase,
+        "batch_size": setting.batch_size, "steps": len(times), "warmup_steps": setting.warmup,
+        "ms_per_step": round(median, 4), "ms_p10": round(p10, 4), "ms_p25": round(p25, 4),
+        "ms_p75": round(p75, 4), "ms_p90": round(p90, 4), "ms_mean": round(float(ms.mean()), 4),
+        "ms_min": round(float(ms.min()), 4),
+        "ratio": None,
+        "images_per_s": round(setting.batch_size / (median / 1000.0), 2),
+        "flops_per_step": flops,
+        "gflops_per_s": round(gflops, 3) if gflops is not None else None,
+        "peak_share": round(gflops / peak_gflops, 5) if gflops is not None and peak_gflops else None,
+        "warmup_s": round(build_s + warm_s, 4), "build_s": round(build_s, 4),
+        **memory,
+    }
+
+
+def _failed_row(model, style, phase, setting, error):
+    return {"model": model, "style": style, "phase": phase, "batch_size": setting.batch_size, "steps": 0,
+            "warmup_steps": setting.warmup, "ms_per_step": None, "ratio": None, "images_per_s": None,
+            "gflops_per_s": None, "peak_share": None, "warmup_s": None, "peak_rss_mb": None, "rss_growth_mb": None,
+            "error": f"{type(error).__name__}: {error}"}
+
+
+def bench_model(spec, config, peak_gflops, memory, log=lambda message: None):
+    """Every asked style of one model, both phases; returns (rows, the FLOP counts)."""
+    setting = config.setting(spec.name)
+    x, y = synthetic_batch(spec, setting.batch_size, config.seed)
+    log(f"{spec.name}: counting FLOPs at batch {setting.batch_size}")
+    flops = count_flops(spec, setting.batch_size)
+    flops["batch_size"] = setting.batch_size
+    _forget_keras_state()
+    rows = []
+    for style in config.styles:
+        rss_start = memory.start()
+        driver, phase = None, PHASES[0]
+        try:
+            began = time.perf_counter()
+            driver = _build(spec, style, x, y, config.seed)
+            build_s = time.perf_counter() - began
+            notes = []
+            for phase in PHASES:
+                if phase != PHASES[0]:
+                    rss_start = memory.start()
+                warm, times = _run_phase(driver, phase, setting.warmup, setting.steps)
+                peak_rss = memory.peak()
+                row = _row(spec.name, style, phase, setting, build_s, warm, times, flops[phase]["flops"],
+                           peak_gflops, {"peak_rss_mb": peak_rss, "rss_start_mb": rss_start,
+                                         "rss_growth_mb": None if rss_start is None
+                                         else round(max(0.0, peak_rss - rss_start), 1)})
+                rows.append(row)
+                notes.append(f"{phase} {row['ms_per_step']:.2f} ms/step")
+            log(f"{spec.name} {style}: built in {build_s:.1f} s; " + ", ".join(notes))
+        except Exception as e:  # one style failing must not throw away the others' figures
+            first_line = (str(e).strip().splitlines() or [""])[0]
+            log(f"{spec.name} {style}: failed in {phase}: {type(e).__name__}: {first_line}")
+            done = {r["phase"] for r in rows if r["style"] == style}
+            rows += [_failed_row(spec.name, style, p, setting, e) for p in PHASES if p not in done]
+        finally:
+            if driver is not None:
+                driver.close()
+            del driver
+            _forget_keras_state()
+    _set_ratios(rows)
+    return rows, flops
+
+
+def _forget_keras_state():
+    """Drops Keras' global state and collects the garbage, so one style's leftovers do not weigh on the next."""
+    import keras
+
+    keras.backend.clear_session(free_memory=True)
+
+
+def _set_ratios(rows):
+    base = {r["phase"]: r["ms_per_step"] for r in rows if r["style"] == BASELINE and r["ms_per_step"]}
+    for r in rows:
+        if r["ms_per_step"] and r["phase"] in base:
+            r["ratio"] = 1.0 if r["style"] == BASELINE else round(r["ms_per_step"] / base[r["phase"]], 4)
+
+
+def run(config, log=lambda message: None):
+    """Runs the benchmark.
+
+    Args:
+        config: a BenchConfig; the baseline style is run even when not asked for, as every
+            ratio needs it.
+        log: called with a line of progress per model and style.
+
+    Returns:
+        The report: settings, machine, measured matmul peak, FLOP counts and `results`, one row
+        per model, style and phase.
+    """
+    tf = _tf()
+    from parity import runtime
+
+    styles = tuple(config.styles)
+    if BASELINE not in styles:
+        styles = (BASELINE,) + styles
+    config.styles = tuple(s for s in STYLES if s in styles)
+    memory = _Memory()
+    sizes = config.peak_sizes or PEAK_SIZES
+    log(f"measuring the float32 matmul peak ({', '.join(map(str, sizes))})")
+    peak = measure_matmul_peak(sizes)
+    log(f"peak {peak['gflops_per_s']:.1f} GFLOP/s")
+    rows, flops, settings = [], {}, {}
+    for name in config.models:
+        spec = registry.get(name)
+        s = config.setting(name)
+        settings[name] = {"batch_size": s.batch_size, "steps": s.steps, "warmup": s.warmup}
+        model_rows, flops[name] = bench_model(spec, config, peak["gflops_per_s"], memory, log)
+        rows += model_rows
+    versions = runtime.versions()
+    return {
+        "command": config.command,
+        "device": runtime.device_description(),
+        "tensorflow": versions["tensorflow"],
+        "keras": versions["keras"],
+        "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                    "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+                    "cpu_count": os.cpu_count(), "note": "0: TensorFlow chooses (about one per core)"},
+        "settings": {"models": list(config.models), "styles": list(config.styles), "phases": list(PHASES),
+                     "seed": config.seed, "per_model": settings,
+                     "timing": "median of per-step times over the timed steps, each step ending in a sync "
+                               "(Session.run fetch, .numpy() or float(loss)); time.perf_counter",
+                     "memory": memory.method,
+                     "flops": "profiler count on the legacy graph at the benchmark batch size, applied to every "
+                              "style of the model"},
+        "peak": {**peak, "method": "tf.function(tf.linalg.matmul) of square float32 matrices, best per-call time"},
+        "flops": flops,
+        "results": rows,
+    }
+
+
+def _fmt(value, spec, missing="-"):
+    return missing if value is None else format(value, spec)
+
+
+def format_table(report):
+    """The results as a text table, one line per model, phase and style."""
+    lines = [f"{report['device']}, TensorFlow {report['tensorflow']}, Keras {report['keras']}; "
+             f"float32 matmul peak {report['peak']['gflops_per_s']:.1f} GFLOP/s",
+             f"{'model':<17} {'phase':<5} {'style':<16} {'ms/step (p10-p90)':>25} {'ratio':>6} {'img/s':>9} "
+             f"{'GFLOP/s':>8} {'%peak':>6} {'warm-up s':>9} {'peak MB (+phase)':>16}"]
+    order = {p: i for i, p in enumerate(("train", "infer"))}
+    rows = sorted(report["results"], key=lambda r: (report["settings"]["models"].index(r["model"]),
+                                                    order[r["phase"]], STYLES.index(r["style"])))
+    for r in rows:
+        if r.get("error"):
+            lines.append(f"{r['model']:<17} {r['phase']:<5} {r['style']:<16} failed: {r['error'].splitlines()[0]}")
+            continue
+        ms = f"{r['ms_per_step']:.2f} ({r['ms_p10']:.2f}-{r['ms_p90']:.2f})"
+        share = _fmt(None if r["peak_share"] is None else 100 * r["peak_share"], ".1f")
+        memory = _fmt(r["peak_rss_mb"], ".0f") + (f" (+{r['rss_growth_mb']:.0f})" if r["rss_growth_mb"] is not None
+                                                  else "")
+        lines.append(f"{r['model']:<17} {r['phase']:<5} {r['style']:<16} {ms:>25} {_fmt(r['ratio'], '.2f'):>6} "
+                     f"{r['images_per_s']:>9.1f} {_fmt(r['gflops_per_s'], '.2f'):>8} {share:>6} "
+                     f"{r['warmup_s']:>9.2f} {memory:>16}")
+    return "\n".join(lines)
+
+
+def plot_ratios(path, report):
+    """Bar chart of every style's ms/step over legacy_feed_dict's, one group per model and phase."""
+    import matplotlib.pyplot as plt
+
+    from parity import plots
+
+    groups = [(m, p) for m in report["settings"]["models"] for p in ("train", "infer")]
+    styles = [s for s in report["settings"]["styles"] if s != BASELINE]
+    ratios = {(r["model"], r["phase"], r["style"]): r["ratio"] for r in report["results"]}
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(groups) + 2), 4.5))
+    width = 0.8 / len(styles)
+    for i, style in enumerate(styles):
+        values = [ratios.get((m, p, style)) or float("nan") for m, p in groups]
+        positions = [g + (i - (len(styles) - 1) / 2) * width for g in range(len(groups))]
+        # Bars grow from 1, up for slower, down for faster than the baseline.
+        ax.bar(positions, [v - 1.0 for v in values], width, bottom=1.0, label=style)
+    ax.axhline(1.0, color="black", linewidth=0.8, label=f"{BASELINE} (1)")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(groups)), [f"{m}\n{p}" for m, p in groups], fontsize=8)
+    ax.set_ylabel(f"ms/step over {BASELINE} (log scale)")
+    ax.set_title(f"Step time relative to the legacy graph fed by feed_dict (below 1: faster)\n{report['device']}, "
+                 f"TensorFlow {report['tensorflow']}", fontsize=9)
+    ax.legend(fontsize=7, ncol=len(styles) + 1, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    return plots.save(fig, path)

@@ -1,0 +1,187 @@
+"""`tf-parity bench` on tiny settings: the report's shape, the counted FLOPs, the tf.data graph, the
+one-line errors. Timings are never asserted: the figures of a two-step run mean nothing."""
+import contextlib
+import inspect
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+from parity import bench, cli, registry
+from parity.runners import GraphRunner
+
+TINY_MODELS = ("mnist_cnn", "conv_autoencoder")
+ROW_NUMBERS = ("ms_per_step", "ms_p10", "ms_p25", "ms_p75", "ms_p90", "ratio", "images_per_s", "gflops_per_s",
+               "peak_share", "warmup_s", "build_s", "peak_rss_mb")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """`tf-parity bench --model all` over the two small models, batch 4, 2 timed steps after 1."""
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(registry, "MODELS", {name: registry.MODELS[name] for name in TINY_MODELS})
+        patch.setattr(bench, "PEAK_SIZES", (128, 256))
+        patch.setattr(bench, "PEAK_SECONDS", 0.05)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(["bench", "--model", "all", "--batch-size", "4", "--steps", "2", "--warmup", "1",
+                             "--json", str(path)])
+    return code, path, out.getvalue(), err.getvalue()
+
+
+def test_bench_writes_one_row_per_model_style_and_phase(tiny_run):
+    code, path, _, err = tiny_run
+    assert code == 0, err
+    report = json.loads(path.read_text())
+    assert {"command", "device", "tensorflow", "keras", "threads", "settings", "peak", "flops",
+            "results"} <= set(report)
+    assert report["command"].startswith("tf-parity bench --model all --batch-size 4 --steps 2 --warmup 1")
+    assert set(report["threads"]) >= {"intra_op", "inter_op", "cpu_count"}
+    assert report["settings"]["per_model"]["mnist_cnn"] == {"batch_size": 4, "steps": 2, "warmup": 1}
+    assert report["peak"]["gflops_per_s"] > 0 and set(report["peak"]["by_size"]) == {"128", "256"}
+    keys = [(r["model"], r["style"], r["phase"]) for r in report["results"]]
+    assert sorted(keys) == sorted((m, s, p) for m in TINY_MODELS for s in bench.STYLES for p in ("train", "infer"))
+    for row in report["results"]:
+        where = f"{row['model']} {row['style']} {row['phase']}"
+        assert "error" not in row, where
+        for key in ROW_NUMBERS:
+            assert isinstance(row[key], float) and math.isfinite(row[key]) and row[key] > 0, f"{where}: {key}"
+        assert isinstance(row["rss_growth_mb"], float) and row["rss_growth_mb"] >= 0, where
+        assert row["batch_size"] == 4 and row["steps"] == 2, where
+        assert row["ms_p10"] <= row["ms_per_step"] <= row["ms_p90"], where
+        assert row["warmup_s"] >= row["build_s"], where
+        assert row["flops_per_step"] == report["flops"][row["model"]][row["phase"]]["flops"], where
+        if row["style"] == bench.BASELINE:
+            assert row["ratio"] == 1.0, where
+
+
+def test_bench_counts_more_flops_to_train_than_to_infer(tiny_run):
+    report = json.loads(tiny_run[1].read_text())
+    for model in TINY_MODELS:
+        counts = report["flops"][model]
+        assert counts["batch_size"] == 4
+        assert counts["train"]["flops"] > 2 * counts["infer"]["flops"] > 0, model
+        assert "ResourceApplyAdam" in counts["train"]["uncounted_ops"], model
+
+
+def test_bench_prints_the_table_and_draws_the_ratios(tiny_run):
+    _, path, out, err = tiny_run
+    lines = out.splitlines()
+    assert "ms/step (p10-p90)" in lines[1] and "ratio" in lines[1] and "peak MB" in lines[1]
+    rows = [line for line in lines if line.startswith(TINY_MODELS)]
+    assert len(rows) == len(TINY_MODELS) * len(bench.STYLES) * 2
+    assert any(line.split()[:3] == ["mnist_cnn", "train", "legacy_feed_dict"] and " 1.00 " in line for line in rows)
+    png = path.with_name("bench_ratios.png")
+    assert lines[-1] == f"wrote {path} and {png}"
+    assert png.stat().st_size > 5000
+    for model in TINY_MODELS:
+        for style in bench.STYLES:
+            assert f"{model} {style}: built in" in err
+
+
+# What the profiler counts for the MNIST CNN, per image (batch size multiplies every term):
+# conv 2*H_out*W_out*k*k*C_in*C_out; matmul 2*in*out; one FLOP per element for the bias adds;
+# kernel area times output elements for max-pool. It leaves out, at zero: ReLU and its gradient,
+# the softmax cross-entropy, the reshapes, and Adam's update (ResourceApplyAdam).
+CONV = 2 * 28 * 28 * 5 * 5 * 1 * 16 + 2 * 14 * 14 * 5 * 5 * 16 * 36
+MATMUL = 2 * 1764 * 128 + 2 * 128 * 10
+BIAS_ADDS = 28 * 28 * 16 + 14 * 14 * 36 + 128 + 10
+MAX_POOL = 2 * 2 * (14 * 14 * 16 + 7 * 7 * 36)
+
+
+def test_flops_of_the_mnist_cnn_match_the_analytic_count():
+    batch = 8
+    counts = bench.count_flops(registry.get("mnist_cnn"), batch)
+    infer = counts["infer"]
+    # Inference: the four op types above, counted exactly (the profiler uses the same formulas).
+    assert infer["by_op"] == {"Conv2D": batch * CONV, "MatMul": batch * MATMUL, "AddV2": batch * BIAS_ADDS,
+                              "MaxPool": batch * MAX_POOL}
+    assert infer["flops"] == batch * (CONV + MATMUL + BIAS_ADDS + MAX_POOL)
+    assert {"Relu"} <= set(infer["uncounted_ops"])
+
+    train = counts["train"]
+    # Training: each conv once forward, once for its filter's gradient and once for its input's
+    # gradient; the first conv's input gradient (with respect to the images) is wasted work, but
+    # the legacy train op computes it (gate_gradients=GATE_OP groups each op's gradients). Each
+    # matmul once forward and twice backward (input and weights).
+    heavy = {"Conv2D": batch * CONV, "Conv2DBackpropFilter": batch * CONV, "Conv2DBackpropInput": batch * CONV,
+             "MatMul": 3 * batch * MATMUL}
+    assert {k: train["by_op"][k] for k in heavy} == heavy
+    # The rest: bias adds and their gradients' sums, max-pool and its gradient, the loss's few
+    # elementwise ops; about 0.4% of the step.
+    assert train["flops"] == pytest.approx(sum(heavy.values()), rel=0.01)
+    assert train["flops"] > sum(heavy.values())
+    assert {"ReluGrad", "ResourceApplyAdam", "SoftmaxCrossEntropyWithLogits"} <= set(train["uncounted_ops"])
+
+
+@pytest.mark.parametrize("model", ["mnist_cnn", "conv_autoencoder", "vgg13"])
+def test_tf_data_graph_computes_what_feed_dict_computes(model):
+    spec = registry.get(model)
+    x, y = bench.synthetic_batch(spec, 4, seed=1)
+    fed = GraphRunner.from_spec(spec, seed=0)
+    from_data = bench.legacy_tf_data_runner(spec, x, y, seed=0)
+    from_data.set_weights(fed.get_weights())
+    m = from_data.model
+    training = {m.training: True} if m.training is not None else {}
+    # The same kernels on the same numbers: equal to the last bit, before and after one step.
+    assert from_data.session.run(m.loss, training) == fed.loss(x, y)
+    _, loss = from_data.session.run([m.train_op, m.loss], training)
+    assert loss == fed.train(iter([(x, y)]), 1)[0]
+    for name, a, b in zip(fed.names, fed.get_weights(), from_data.get_weights()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    fed.close()
+    from_data.close()
+
+
+def test_every_legacy_builder_takes_its_inputs_as_tensors():
+    for spec in registry.MODELS.values():
+        parameter = inspect.signature(spec.legacy().build).parameters.get("inputs")
+        assert parameter is not None and parameter.default is None, spec.name
+
+
+def test_a_failing_style_leaves_the_baseline_and_a_failed_row(monkeypatch):
+    build = bench._build
+
+    def build_or_fail(spec, style, *args):
+        if style == "xla":
+            raise RuntimeError("no XLA here\nsecond line")
+        return build(spec, style, *args)
+
+    monkeypatch.setattr(bench, "_build", build_or_fail)
+    config = bench.BenchConfig(models=("mnist_cnn",), styles=("xla",), batch_size=2, steps=1, warmup=1,
+                               peak_sizes=(64,))
+    report = bench.run(config)
+    # The baseline runs unasked: every ratio is to it.
+    assert report["settings"]["styles"] == ["legacy_feed_dict", "xla"]
+    rows = {(r["style"], r["phase"]): r for r in report["results"]}
+    assert set(rows) == {(s, p) for s in ("legacy_feed_dict", "xla") for p in ("train", "infer")}
+    assert rows["legacy_feed_dict", "train"]["ratio"] == 1.0
+    failed = rows["xla", "infer"]
+    assert failed["error"].startswith("RuntimeError: no XLA here") and failed["ms_per_step"] is None
+    assert "xla              failed: RuntimeError: no XLA here" in bench.format_table(report)
+
+
+def test_defaults_cover_every_model_and_options_override_them():
+    assert set(bench.DEFAULTS) == set(registry.MODELS)
+    config = bench.BenchConfig(models=("vgg13",), steps=3)
+    assert config.setting("vgg13") == bench.Setting(bench.DEFAULTS["vgg13"].batch_size, 3,
+                                                    bench.DEFAULTS["vgg13"].warmup)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "--model", "lenet"], "unknown model 'lenet'; choose one of: all, mnist_cnn"),
+    (["bench", "--model", "all", "--styles", "eager,graph"], "unknown style 'graph'; choose one of: legacy_feed_dict"),
+    (["bench", "--model", "all", "--styles", ","], "--styles names no style"),
+    (["bench", "--model", "mnist_cnn", "--steps", "0"], "--steps must be at least 1, got 0"),
+    (["bench", "--model", "mnist_cnn", "--warmup", "0"], "--warmup must be at least 1, got 0"),
+    (["bench", "--model", "mnist_cnn", "--batch-size", "-2"], "--batch-size must be at least 1, got -2"),
+    (["bench"], "the following arguments are required: --model"),
+])
+def test_bench_usage_errors_are_one_line_and_exit_2(capsys, argv, message):
+    code = cli.main(argv)
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("tf-parity: error: ") and message in err
