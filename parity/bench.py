@@ -9,14 +9,15 @@ Styles, all on one fixed synthetic batch of the model's input shape and label fo
   xla               the same step in tf.function(jit_compile=True);
   fit               Model.fit for training, Model.predict_on_batch for inference.
 
-Per style the model is built once; the inference phase runs first, then the training phase, so
-that inference's peak memory holds no gradients (both phases hold the weights and the
-optimizer's slots: every style builds its model for training). In each phase the first
-`warmup` steps are untimed; `warmup_s` is the time from nothing (the build, `build_s`, is
-counted in both phases) to the end of the last of them, so it holds graph construction, the
-session's first runs, tracing and XLA compiles. Then `steps` steps are timed one by one; every
-step ends in a sync (a Session.run fetch, `.numpy()` or a float of the loss), so each time is
-the work done, not the work queued.
+Per style the model is built once and both phases warmed up: the first `warmup` steps of each
+are untimed; `warmup_s` is the time from nothing (the build, `build_s`, is counted in both
+phases) to the end of the last of them, so it holds graph construction, the session's first
+runs, tracing and XLA compiles. Then the `steps` timed steps of each phase run in ROUNDS
+blocks, the styles taking turns, so a shared machine's drift weighs on all of them alike:
+timed one after the other, the last styles of a run came out up to 30% slow. Every step ends
+in a sync (a Session.run fetch, `.numpy()` or a float of the loss), so each time is the work
+done, not the work queued. Model.fit's steps are the gaps between its batch ends; each block
+is one fit call, whose first batch (fit's own set-up) is not timed.
 
 FLOPs per step are counted, not estimated: TensorFlow's profiler adds up the FLOP statistics of
 the ops the legacy graph runs for the step (the logits for inference; the train op and the loss
@@ -32,12 +33,11 @@ too (4% of mobilenet_v2's counted inference step, 0.3% of resnet18's). The Keras
 GFLOP/s are therefore a few percent high for those models.
 `peak_share` divides the achieved GFLOP/s by the best float32 matmul rate measured in the run.
 
-Memory: the process's peak resident set during each phase (`peak_rss_mb`, reset at the phase's
-start where Linux allows it) and its growth over the resident set at that start
-(`rss_growth_mb`); inference's growth holds the build. The process keeps what earlier styles
-and models left resident, and reuses memory they freed without growing, so the peak is an upper
-bound and the growth a lower bound of what the phase alone would need; a growth of 0 means the
-phase fitted in what the process already held.
+Memory: the process's peak resident set while a style is built and warmed up (`peak_rss_mb`,
+reset before it where Linux allows it; the same figure for both phases) and its growth over the
+resident set before it (`rss_growth_mb`). The process keeps what earlier styles and models hold
+or left resident, and reuses memory they freed without growing, so the peak is an upper bound
+and the growth a lower bound of what the style alone would need.
 """
 import math
 import os
@@ -78,6 +78,8 @@ DEFAULTS = {
 # Square matrix sizes for the matmul peak, and how long each is repeated: big enough that the
 # rate is the kernel's, not the call's.
 PEAK_SIZES = (512, 1024, 2048)
+# The timed steps of each phase are taken in this many blocks, the styles taking turns.
+ROUNDS = 5
 PEAK_SECONDS = 0.5
 
 
@@ -317,12 +319,13 @@ class _KerasStyle:
     def train_step(self):
         return self.runner.trainer.train_step(self.x, self.y)
 
-    def fit(self, warmup, steps):
-        """Trains through one Model.fit call; returns (warm-up seconds, per-step seconds).
+    def fit(self, steps):
+        """Trains through one Model.fit call of `steps` + 1 batches; returns (seconds to the first
+        batch's end, the seconds of each later batch).
 
         Trainer's own fit path feeds from a Python generator, which would time the input
         pipeline; here fit reads the batch repeated by tf.data, and a callback notes the time
-        at the end of every batch.
+        at the end of every batch. The first batch of a call also holds fit's own set-up.
         """
         tf = _tf()
         import keras
@@ -334,11 +337,12 @@ class _KerasStyle:
                 float(logs["loss"])  # a sync, should the step still be running on a device
                 ends.append(time.perf_counter())
 
-        dataset = tf.data.Dataset.from_tensors((self.x, self.y)).repeat()
+        if not hasattr(self, "_dataset"):
+            self._dataset = tf.data.Dataset.from_tensors((self.x, self.y)).repeat()
         began = time.perf_counter()
-        self.model.fit(dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, shuffle=False,
+        self.model.fit(self._dataset, epochs=1, steps_per_epoch=steps + 1, verbose=0, shuffle=False,
                        callbacks=[Clock()])
-        return ends[warmup - 1] - began, list(np.diff(ends[warmup - 1:]))
+        return ends[0] - began, list(np.diff(ends))
 
     def close(self):
         pass
@@ -350,21 +354,33 @@ def _build(spec, style, x, y, seed):
     return _KerasStyle(spec, x, y, seed, style)
 
 
-def _run_phase(driver, phase, warmup, steps):
-    """(warm-up seconds, per-step seconds) of one phase."""
-    if phase == "train" and isinstance(driver, _KerasStyle) and driver.style == "fit":
-        return driver.fit(warmup, steps)
+def _is_fit(driver, phase):
+    return phase == "train" and isinstance(driver, _KerasStyle) and driver.style == "fit"
+
+
+def _warm_up(driver, phase, warmup):
+    """Runs the untimed first `warmup` steps of a phase; returns their seconds."""
+    if _is_fit(driver, phase):
+        first, rest = driver.fit(max(warmup - 1, 0))
+        return first + sum(rest)
     step = driver.train_step if phase == "train" else driver.infer_step
     began = time.perf_counter()
     for _ in range(warmup):
         step()
-    warm = time.perf_counter() - began
+    return time.perf_counter() - began
+
+
+def _timed(driver, phase, steps):
+    """The seconds of each of `steps` steps of a phase."""
+    if _is_fit(driver, phase):
+        return driver.fit(steps)[1]
+    step = driver.train_step if phase == "train" else driver.infer_step
     times = []
     for _ in range(steps):
         began = time.perf_counter()
         step()
         times.append(time.perf_counter() - began)
-    return warm, times
+    return times
 
 
 def _row(model, style, phase, setting, build_s, warm_s, times, flops, peak_gflops, memory):
@@ -396,46 +412,74 @@ def _failed_row(model, style, phase, setting, error):
 
 
 def bench_model(spec, config, peak_gflops, memory, log=lambda message: None):
-    """Every asked style of one model, both phases; returns (rows, the FLOP counts)."""
+    """Every asked style of one model, both phases; returns (rows, the FLOP counts).
+
+    Each style is built and warmed up in turn (its memory peak is taken there); then the timed
+    steps run in ROUNDS interleaved blocks, every style taking its block in turn, so that the
+    drift of a shared machine weighs on all styles alike rather than on whichever ran last.
+    """
     setting = config.setting(spec.name)
     x, y = synthetic_batch(spec, setting.batch_size, config.seed)
     log(f"{spec.name}: counting FLOPs at batch {setting.batch_size}")
     flops = count_flops(spec, setting.batch_size)
     flops["batch_size"] = setting.batch_size
     _forget_keras_state()
-    rows = []
-    for style in config.styles:
-        rss_start = memory.start()
-        driver, phase = None, PHASES[0]
-        try:
-            began = time.perf_counter()
-            driver = _build(spec, style, x, y, config.seed)
-            build_s = time.perf_counter() - began
-            notes = []
-            for phase in PHASES:
-                if phase != PHASES[0]:
-                    rss_start = memory.start()
-                warm, times = _run_phase(driver, phase, setting.warmup, setting.steps)
+    drivers, ready, failed = {}, {}, {}
+    try:
+        for style in config.styles:
+            rss_start, phase = memory.start(), "build"
+            try:
+                began = time.perf_counter()
+                drivers[style] = _build(spec, style, x, y, config.seed)
+                build_s = time.perf_counter() - began
+                warm = {}
+                for phase in PHASES:
+                    warm[phase] = _warm_up(drivers[style], phase, setting.warmup)
                 peak_rss = memory.peak()
-                row = _row(spec.name, style, phase, setting, build_s, warm, times, flops[phase]["flops"],
-                           peak_gflops, {"peak_rss_mb": peak_rss, "rss_start_mb": rss_start,
-                                         "rss_growth_mb": None if rss_start is None
-                                         else round(max(0.0, peak_rss - rss_start), 1)})
-                rows.append(row)
-                notes.append(f"{phase} {row['ms_per_step']:.2f} ms/step")
-            log(f"{spec.name} {style}: built in {build_s:.1f} s; " + ", ".join(notes))
-        except Exception as e:  # one style failing must not throw away the others' figures
-            first_line = (str(e).strip().splitlines() or [""])[0]
-            log(f"{spec.name} {style}: failed in {phase}: {type(e).__name__}: {first_line}")
-            done = {r["phase"] for r in rows if r["style"] == style}
-            rows += [_failed_row(spec.name, style, p, setting, e) for p in PHASES if p not in done]
-        finally:
-            if driver is not None:
-                driver.close()
-            del driver
-            _forget_keras_state()
+                ready[style] = {"build_s": build_s, "warm": warm, "memory": {
+                    "peak_rss_mb": peak_rss, "rss_start_mb": rss_start,
+                    "rss_growth_mb": None if rss_start is None else round(max(0.0, peak_rss - rss_start), 1)}}
+                log(f"{spec.name} {style}: built in {build_s:.1f} s, warm-up " +
+                    ", ".join(f"{p} {warm[p]:.1f} s" for p in PHASES))
+            except Exception as e:  # one style failing must not throw away the others' figures
+                failed[style] = (phase, e)
+                log(f"{spec.name} {style}: failed in {phase}: {_first_line(e)}")
+        times = {(style, phase): [] for style in ready for phase in PHASES}
+        rounds = min(ROUNDS, setting.steps)
+        blocks = [setting.steps // rounds + (i < setting.steps % rounds) for i in range(rounds)]
+        for phase in PHASES:
+            for block in blocks:
+                for style in list(ready):
+                    if (style, phase) in failed:
+                        continue
+                    try:
+                        times[style, phase] += _timed(drivers[style], phase, block)
+                    except Exception as e:
+                        failed[style, phase] = (phase, e)
+                        log(f"{spec.name} {style}: failed in {phase}: {_first_line(e)}")
+        rows = []
+        for style in config.styles:
+            for phase in PHASES:
+                error = failed.get(style) or failed.get((style, phase))
+                if error:
+                    rows.append(_failed_row(spec.name, style, phase, setting, error[1]))
+                    continue
+                r = ready[style]
+                rows.append(_row(spec.name, style, phase, setting, r["build_s"], r["warm"][phase],
+                                 times[style, phase], flops[phase]["flops"], peak_gflops, r["memory"]))
+        log(f"{spec.name}: " + ", ".join(f"{row['style']} {row['phase']} {row['ms_per_step']:.1f} ms"
+                                          for row in rows if row.get("ms_per_step")))
+    finally:
+        for driver in drivers.values():
+            driver.close()
+        drivers.clear()
+        _forget_keras_state()
     _set_ratios(rows)
     return rows, flops
+
+
+def _first_line(error):
+    return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
 
 
 def _forget_keras_state():

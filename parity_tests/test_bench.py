@@ -185,3 +185,31 @@ def test_bench_usage_errors_are_one_line_and_exit_2(capsys, argv, message):
     _, err = capsys.readouterr()
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("tf-parity: error: ") and message in err
+
+
+def test_timed_steps_alternate_between_styles(monkeypatch):
+    """Drift on a shared machine must weigh on every style alike: the styles take turns."""
+    calls = []
+
+    class Recorder:
+        def __init__(self, style):
+            self.style = style
+
+        def infer_step(self):
+            calls.append((self.style, "infer"))
+
+        def train_step(self):
+            calls.append((self.style, "train"))
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(bench, "_build", lambda spec, style, x, y, seed: Recorder(style))
+    monkeypatch.setattr(bench, "count_flops", lambda spec, batch: {p: {"flops": 10} for p in bench.PHASES})
+    config = bench.BenchConfig(models=("mnist_cnn",), styles=("legacy_feed_dict", "eager"), steps=4, warmup=1)
+    rows, _ = bench.bench_model(registry.get("mnist_cnn"), config, 100.0, bench._Memory())
+    timed = calls[4:]  # one warm-up step per style and phase comes first
+    assert calls[:4] == [("legacy_feed_dict", "infer"), ("legacy_feed_dict", "train"),
+                         ("eager", "infer"), ("eager", "train")]
+    assert timed[:4] == [("legacy_feed_dict", "infer"), ("eager", "infer")] * 2
+    assert len(timed) == 16 and all(r["steps"] == 4 for r in rows)
