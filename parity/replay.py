@@ -1,4 +1,5 @@
-"""Replays seed 001 end to end (the document's stages, printouts and plots) with either tree."""
+"""Replays the documents end to end with either tree: seed 001's stages, printouts and plots, and
+the epoch-based recipes of the others."""
 import time
 from pathlib import Path
 
@@ -58,14 +59,17 @@ def replay_seed001(run, data, out_dir, label, dataset_name, log=print, stages=ST
 def replay_epochs(spec, style, data, epochs, steps_per_epoch, batch_size, out_dir, seed=0, validation_freq=1,
                   log=print, progress=None):
     """Trains `spec`'s model in `style` for `epochs` of `steps_per_epoch` batches, testing every
-    `validation_freq` epochs. The legacy graph runs its train op; the Keras styles run
-    eager_v2.training's loops: a GradientTape step (eager, tf.function or XLA), as seed 000 wrote
-    it, or Model.fit (`fit`), as seed 004 did. Writes `<model>_<style>.json` and a loss PNG."""
+    `validation_freq` epochs (accuracy, or for an autoencoder the reconstruction loss). The legacy
+    graph runs its train op; the Keras styles run eager_v2.training's loops: a GradientTape step
+    (eager, tf.function or XLA), as seeds 000 and 003 wrote it, or Model.fit (`fit`), as seeds 002
+    and 004 did. Writes `<model>_<style>.json`, a loss PNG and, for an autoencoder, its
+    reconstructions."""
     from parity import suite
     from parity.runners import GraphRunner, KerasRunner
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    reconstruction = spec.task == "reconstruction"
     runner = GraphRunner.from_spec(spec, seed=seed) if style == "legacy" else \
         KerasRunner.from_spec(spec, seed=seed, style=style)
     batches = data.batches(batch_size, seed)
@@ -83,10 +87,19 @@ def replay_epochs(spec, style, data, epochs, steps_per_epoch, batch_size, out_di
             row = {"epoch": epoch, "steps": epoch * steps_per_epoch, "mean_loss": float(np.mean(epoch_losses)),
                    "train_seconds": round(seconds, 1)}
             if epoch % validation_freq == 0 or epoch == epochs:
-                row["test_accuracy"] = round(suite.accuracy_percent(runner, data), 2)
+                if reconstruction:
+                    row["test_reconstruction_loss"] = round(suite.reconstruction_loss(runner, data), 5)
+                else:
+                    row["test_accuracy"] = round(suite.accuracy_percent(runner, data), 2)
             rows.append(row)
             log(f"{epoch} loss: {row['mean_loss']:.4f}" +
-                (f"  acc: {row['test_accuracy']:.2f}%" if "test_accuracy" in row else ""))
+                (f"  acc: {row['test_accuracy']:.2f}%" if "test_accuracy" in row else "") +
+                (f"  test loss: {row['test_reconstruction_loss']:.5f}" if "test_reconstruction_loss" in row else ""))
+        if reconstruction:
+            shown = data.x_test[:suite.RECONSTRUCTION_IMAGES]
+            plots.plot_reconstructions(out_dir / f"{spec.name}_{style}_reconstructions.png",
+                                       {"original": shown, style: runner.predict(shown)},
+                                       f"{spec.name}, {style}: test images over their reconstructions")
     finally:
         runner.close()
     versions = runtime.versions()

@@ -1,4 +1,5 @@
-"""The documents' own training code, ported to Keras 3, runs: seed 000's loop and seed 004's fit."""
+"""The documents' own training code, ported to Keras 3, runs: seed 000's loop, seed 004's fit, and the
+seed 002 replay script."""
 import numpy as np
 
 from eager_v2 import resnet18, vgg13
@@ -32,3 +33,21 @@ def test_seed004_fit_with_validation_every_second_epoch():
     assert len(history.history["val_loss"]) == 1  # validation_freq=2: after epoch 2 only
     assert np.isfinite(loss) and 0.0 <= accuracy <= 1.0
     assert model.optimizer.learning_rate.numpy() == np.float32(0.01)
+
+
+def test_seed002_replay_records_reconstruction_loss_and_figure(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "scripts" / "seed002_autoencoder.py"), "--style", "legacy",
+                           "--dataset", "synthetic", "--steps-per-epoch", "3", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "conv_autoencoder_legacy.json").read_text())
+    assert summary["batch_size"] == 64 and summary["steps_per_epoch"] == 3
+    (epoch,) = summary["epochs"]
+    assert 0.0 < epoch["test_reconstruction_loss"] < 1.0 and "test_accuracy" not in epoch
+    assert (tmp_path / "conv_autoencoder_legacy_reconstructions.png").stat().st_size > 0

@@ -1,4 +1,4 @@
-"""Argument handling shared by the epoch-based replays (seed 000's VGG13, seed 004's ResNet18)."""
+"""Argument handling shared by the epoch-based replays (seeds 000, 002, 003 and 004)."""
 import argparse
 import sys
 from pathlib import Path
@@ -6,15 +6,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def run(model, description, styles, epochs, validation_freq):
+def run(model, description, styles, epochs, validation_freq, batch_size):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--style", default=styles[0], choices=styles)
-    parser.add_argument("--dataset", default="auto", help="auto (CIFAR-100, else a stated stand-in), or a name")
+    parser.add_argument("--dataset", default="auto", help="auto (the document's data, else a stated stand-in), or a name")
     parser.add_argument("--data-dir", help="folder searched first for data files")
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--steps-per-epoch", type=int,
-                        help="default: one pass over the training images (391 for CIFAR-100 at 128)")
-    parser.add_argument("--batch-size", type=int, default=128)
+                        help="default: one pass over the training images")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help=f"default: the document's, {batch_size}")
     parser.add_argument("--out", default=f"results/{model}")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

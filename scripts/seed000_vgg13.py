@@ -5,4 +5,4 @@
 from _epochs import run
 
 if __name__ == "__main__":
-    run("vgg13", __doc__, ("function", "eager", "xla", "legacy"), epochs=50, validation_freq=1)
+    run("vgg13", __doc__, ("function", "eager", "xla", "legacy"), epochs=50, validation_freq=1, batch_size=128)

@@ -5,4 +5,4 @@ every second epoch) through Model.fit or the legacy graph. On CPU pass --epochs 
 from _epochs import run
 
 if __name__ == "__main__":
-    run("resnet18", __doc__, ("fit", "function", "legacy"), epochs=5, validation_freq=2)
+    run("resnet18", __doc__, ("fit", "function", "legacy"), epochs=5, validation_freq=2, batch_size=128)
