@@ -19,10 +19,12 @@ class Trainer:
             model.compile(optimizer=optimizer, loss=loss_fn, jit_compile=False)
         else:
             step = self._step
+            # reduce_retracing: a new batch size (an epoch's last, partial batch) traces once more
+            # with the batch dimension left unknown, not once per size.
             if style == "function":
-                step = tf.function(step)
+                step = tf.function(step, reduce_retracing=True)
             elif style == "xla":
-                step = tf.function(step, jit_compile=True)
+                step = tf.function(step, jit_compile=True, reduce_retracing=True)
             self._compiled_step = step
 
     def _step(self, x, y):

@@ -40,6 +40,14 @@ def test_every_keras_style_gives_the_same_step_losses(data):
         np.testing.assert_allclose(curves[style], curves["eager"], atol=1e-5, err_msg=style)
 
 
+def test_a_partial_batch_traces_the_step_once_more_not_once_per_size(data):
+    runner = KerasRunner.from_spec(SPEC, seed=0, style="function")
+    x, y = next(data.batches(16, 0))
+    for size in (16, 16, 4, 16, 12, 7):
+        runner.trainer.train_step(x[:size], y[:size])
+    assert runner.trainer._compiled_step.experimental_get_tracing_count() == 2
+
+
 def test_unknown_training_style_is_refused():
     model = eager_mnist.build_model()
     with pytest.raises(ValueError, match="unknown training style 'graph'; choose one of eager, function, xla, fit"):
