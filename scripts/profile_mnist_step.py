@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 
-def median_ms(fn, steps, rounds):
-    """Per-round lists of step times; the caller interleaves rounds between candidates."""
+def step_times(fn, steps):
+    """Seconds of each of `steps` calls of `fn`; the caller interleaves candidates in rounds."""
     times = []
     for _ in range(steps):
         began = time.perf_counter()
@@ -106,7 +106,7 @@ def main():
     per_round = max(1, args.steps // args.rounds)
     for _ in range(args.rounds):
         for name, fn in candidates.items():
-            times[name] += median_ms(fn, per_round, args.rounds)
+            times[name] += step_times(fn, per_round)
     ms = {name: round(1000 * float(np.median(t)), 3) for name, t in times.items()}
 
     def graph_ops(fn, *inputs):
