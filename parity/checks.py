@@ -242,14 +242,24 @@ def training_steps(names, trainable_mask, records, tolerances, dead=()):
     return Check("training_steps", not problems, figures, "; ".join(problems))
 
 
-def accuracy(acc_l, acc_e, steps, tolerances, free_running=None):
+def accuracy(acc_l, acc_e, steps, tolerances, free_running=None, chance=None):
     """6. Test accuracy (percent) of both styles after the same recipe from the same start, each
-    training on its own; `free_running` adds figures of how their losses drifted apart."""
+    training on its own; `free_running` adds figures of how their losses drifted apart.
+
+    `chance` (percent, 100 / classes): where both accuracies lie within a point of it, the check
+    still compares them but says that two untrained-looking models agreeing proves little."""
     tol = tolerances.accuracy_points.value
     diff = abs(acc_l - acc_e)
     figures = {"steps": steps, "legacy_accuracy": acc_l, "eager_accuracy": acc_e, "diff_points": diff,
                "points_tolerance": tol, **(free_running or {})}
     message = "" if diff <= tol else f"accuracies {acc_l:.2f}% and {acc_e:.2f}% part by {diff:.2f} points"
+    if chance is not None:
+        figures["chance_accuracy"] = chance
+        figures["both_at_chance"] = max(abs(acc_l - chance), abs(acc_e - chance)) <= 1.0
+        if figures["both_at_chance"]:
+            message = "; ".join(filter(None, [message, (
+                f"both styles at chance ({chance:.2f}%): agreeing there proves little; train longer "
+                "(--accuracy-steps)")]))
     return Check("accuracy", diff <= tol, figures, message)
 
 

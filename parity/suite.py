@@ -159,9 +159,12 @@ def run(config: ParityConfig, progress=None, log=print):
         drift = np.abs(np.asarray(curves["legacy"]) - np.asarray(curves[config.eager_style]))
         free_running = {"free_running_loss_diff_first_10_steps": float(drift[:10].max()),
                         "free_running_max_loss_diff": float(drift.max())}
-        final = checks.reconstruction if spec.task == "reconstruction" else checks.accuracy
-        results.append(final(accuracies["legacy"], accuracies[config.eager_style], accuracy_steps, tol,
-                             free_running))
+        if spec.task == "reconstruction":
+            results.append(checks.reconstruction(accuracies["legacy"], accuracies[config.eager_style],
+                                                 accuracy_steps, tol, free_running))
+        else:
+            results.append(checks.accuracy(accuracies["legacy"], accuracies[config.eager_style], accuracy_steps,
+                                           tol, free_running, chance=100.0 / spec.num_classes))
     finally:
         legacy.close()
 
