@@ -50,11 +50,7 @@ def build(graph=None, learning_rate=learning_rate, seed=None, image_shape=image_
     with graph.as_default():
         if seed is not None:
             tf.compat.v1.set_random_seed(seed)
-        if inputs is None:
-            x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
-            y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="y_true")
-        else:
-            x, y_true = inputs
+        x, y_true = layers.placeholders(image_shape, image_shape, inputs=inputs)
         reconstruction, logits = decoder(encoder(x))
         variables = layers.model_variables()
         # Keras 3 takes the binary cross-entropy of a sigmoid output from its logits (pitfall

@@ -21,6 +21,16 @@ def endpoint(name, tensor):
     """Records `tensor` as the named output the parity report walks when the styles part."""
     return add_endpoint(tf.compat.v1.get_default_graph(), name, tensor)
 
+def placeholders(image_shape, label_shape, label_dtype=tf.float32, inputs=None):
+    """The image and label placeholders `x` and `y_true` ([None, *shape] each), or, where `inputs`
+    is a pair of tensors already in the graph (an iterator's get_next(), say), that pair instead."""
+    if inputs is not None:
+        return tuple(inputs)
+    x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
+    y_true = tf.compat.v1.placeholder(label_dtype, shape=[None, *label_shape], name="y_true")
+    return x, y_true
+
+
 
 def conv2d(input, num_filters, kernel_size, stride=1, padding="SAME", use_bias=True, name="conv"):
     """tf.nn.conv2d with a [k, k, in, out] kernel, then tf.nn.bias_add."""

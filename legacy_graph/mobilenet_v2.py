@@ -112,11 +112,7 @@ def build(graph=None, learning_rate=learning_rate, seed=None, num_classes=num_cl
     with graph.as_default():
         if seed is not None:
             tf.compat.v1.set_random_seed(seed)
-        if inputs is None:
-            x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
-            y_true = tf.compat.v1.placeholder(tf.int64, shape=[None], name="y_true")
-        else:
-            x, y_true = inputs
+        x, y_true = layers.placeholders(image_shape, [], tf.int64, inputs=inputs)
         training = tf.compat.v1.placeholder_with_default(False, shape=[], name="training")
         out = conv(x, first_filters, 3, "Conv1", stride=2)
         out = relu6(bn(out, training, "bn_Conv1"), "Conv1_relu")

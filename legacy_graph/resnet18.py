@@ -40,11 +40,7 @@ def build(graph=None, learning_rate=learning_rate, seed=None, num_classes=num_cl
     with graph.as_default():
         if seed is not None:
             tf.compat.v1.set_random_seed(seed)
-        if inputs is None:
-            x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
-            y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, num_classes], name="y_true")
-        else:
-            x, y_true = inputs
+        x, y_true = layers.placeholders(image_shape, [num_classes], inputs=inputs)
         training = tf.compat.v1.placeholder_with_default(False, shape=[], name="training")
         with tf.compat.v1.variable_scope("prelayer"):
             out = tf.nn.relu(layers.batch_norm(layers.conv2d(x, 64, 3, name="conv"), training, name="bn"))

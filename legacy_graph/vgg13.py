@@ -46,11 +46,7 @@ def build(graph=None, learning_rate=learning_rate, seed=None, num_classes=num_cl
     with graph.as_default():
         if seed is not None:
             tf.compat.v1.set_random_seed(seed)
-        if inputs is None:
-            x = tf.compat.v1.placeholder(tf.float32, shape=[None, *image_shape], name="x")
-            y_true = tf.compat.v1.placeholder(tf.float32, shape=[None, num_classes], name="y_true")
-        else:
-            x, y_true = inputs
+        x, y_true = layers.placeholders(image_shape, [num_classes], inputs=inputs)
         # VGG13 has no batch norm or dropout: the flag changes nothing, and is here so every
         # model is driven alike.
         training = tf.compat.v1.placeholder_with_default(False, shape=[], name="training")
