@@ -77,8 +77,9 @@ def cmd_data(args):
     for spec in registry.MODELS.values():
         name = datasets.resolve("auto", args.data_dir, spec.data)
         entry = datasets.DATASETS[name]
-        changes = adapt.plan(entry.image_shape, entry.num_classes, spec.input_shape, spec.num_classes,
-                             spec.resize_proxy)
+        # An autoencoder (num_classes 0) keeps every class, as prepare_data does.
+        changes = adapt.plan(entry.image_shape, entry.num_classes, spec.input_shape,
+                             spec.num_classes or entry.num_classes, spec.resize_proxy)
         fitted = f": {', '.join(changes)}" if changes else ""
         proxy = f" (a stand-in for {spec.data[0]}{fitted})" if name != spec.data[0] else ""
         print(f"  {spec.name:<16} {name}{proxy}")

@@ -31,6 +31,8 @@ def test_data_says_where_each_set_is(capsys, isolated_data):
     assert "  mnist_cnn        digits (a stand-in for mnist)" in out
     assert ("  vgg13            digits (a stand-in for cifar100: zero-padded 28x28 -> 32x32, "
             "grey repeated to 3 channels)") in out
+    assert "  conv_autoencoder digits (a stand-in for mnist)\n" in out  # keeps every class
+    assert "  mobilenet_v2     digits (a stand-in for flowers: its first 5 of 10 classes" in out
 
 
 def test_parity_writes_the_report_and_the_curves(capsys, tmp_path):
