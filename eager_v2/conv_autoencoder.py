@@ -9,6 +9,8 @@ shift when a layer is added); Adam gets the TF1 optimizer's epsilon (pitfall `ad
 import keras
 from keras import layers
 
+from eager_v2 import optimizers
+
 image_shape = (28, 28, 1)
 code_shape = (7, 7, 1)
 learning_rate = 1e-3
@@ -46,8 +48,9 @@ def build_decoder(model):
     return keras.Model(code, x, name="decoder")
 
 
-def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon):
-    return keras.optimizers.Adam(learning_rate=learning_rate, epsilon=epsilon)
+def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon, fused=True):
+    """Adam with TF1's epsilon; TF's fused update kernel unless `fused=False` (pitfall keras-adam-unfused)."""
+    return optimizers.adam(learning_rate, epsilon, fused)
 
 
 def make_loss():

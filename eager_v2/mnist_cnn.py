@@ -7,6 +7,7 @@ import numpy as np
 import keras
 from keras import layers
 
+from eager_v2 import optimizers
 from eager_v2.training import Trainer
 from parity import evaluation
 
@@ -46,8 +47,9 @@ def build_model(num_classes=num_classes):
     return keras.Model(inputs, logits, name="mnist_cnn")
 
 
-def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon):
-    return keras.optimizers.Adam(learning_rate=learning_rate, epsilon=epsilon)
+def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon, fused=True):
+    """Adam with TF1's epsilon; TF's fused update kernel unless `fused=False` (pitfall keras-adam-unfused)."""
+    return optimizers.adam(learning_rate, epsilon, fused)
 
 
 def make_loss():

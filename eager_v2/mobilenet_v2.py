@@ -13,6 +13,7 @@ loss reads them, so the loss of the model's own output is never clipped.
 """
 import keras
 
+from eager_v2 import optimizers
 from eager_v2.training import Trainer
 
 image_shape = (64, 64, 3)
@@ -34,8 +35,9 @@ def build_model(num_classes=num_classes, image_shape=image_shape):
     return model
 
 
-def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon):
-    return keras.optimizers.Adam(learning_rate=learning_rate, epsilon=epsilon)
+def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon, fused=True):
+    """Adam with TF1's epsilon; TF's fused update kernel unless `fused=False` (pitfall keras-adam-unfused)."""
+    return optimizers.adam(learning_rate, epsilon, fused)
 
 
 def make_loss(reduction="mean"):

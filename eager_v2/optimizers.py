@@ -30,3 +30,8 @@ class FusedAdam(keras.optimizers.Adam):
             beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
             lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
             epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype), use_locking=False)
+
+
+def adam(learning_rate, epsilon, fused=True):
+    """The recipe's Adam: FusedAdam, or with `fused=False` keras.optimizers.Adam itself."""
+    return (FusedAdam if fused else keras.optimizers.Adam)(learning_rate=learning_rate, epsilon=epsilon)

@@ -13,6 +13,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from eager_v2 import optimizers
+
 image_shape = (32, 32, 3)
 num_classes = 100
 learning_rate = 0.01
@@ -94,8 +96,9 @@ def endpoints(model, x, training=False):
     return out
 
 
-def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon):
-    return keras.optimizers.Adam(learning_rate=learning_rate, epsilon=epsilon)
+def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon, fused=True):
+    """Adam with TF1's epsilon; TF's fused update kernel unless `fused=False` (pitfall keras-adam-unfused)."""
+    return optimizers.adam(learning_rate, epsilon, fused)
 
 
 def make_loss():

@@ -256,7 +256,8 @@ CATALOGUE = (
                 "per step on a CPU.",
         port="keras.optimizers.Adam(epsilon=1e-8) is a faithful port within parity's tolerances. Where the "
              "optimizer's ops show in the step time, eager_v2.optimizers.FusedAdam is Keras' Adam calling "
-             "TF's fused kernel: TF1's update bit for bit while beta^t agrees, Keras' slots and config.",
+             "TF's fused kernel: TF1's update bit for bit while beta^t agrees, Keras' slots and config; "
+             "eager_v2's models train with it (make_optimizer(fused=False) gives Keras' own).",
         models=("mnist_cnn", "vgg13", "resnet18", "conv_autoencoder", "mobilenet_v2")),
     Pitfall(
         "eager-vs-graph-gradients", "Eager gradients can part from graph gradients",
