@@ -175,9 +175,8 @@ def run(config: ParityConfig, progress=None, log=print):
         entry = {"style": name, "trainable_params": trainable, "non_trainable_params": non_trainable,
                  "layer_shapes": {k: list(v) for k, v in runner.layer_shapes().items()}}
         if name in timings:
-            steps = len(curves[name])
             entry.update(train_seconds=round(timings[name], 3),
-                         ms_per_step=round(1000 * timings[name] / steps, 3),
+                         ms_per_step=round(1000 * timings[name] / len(curves[name]), 3),
                          **({"test_reconstruction_loss": round(accuracies[name], 5)}
                             if spec.task == "reconstruction" else {"test_accuracy": round(accuracies[name], 2)}))
         styles[key] = entry

@@ -42,6 +42,7 @@ def test_parity_writes_the_report_and_the_curves(capsys, tmp_path):
     report = json.loads(path.read_text())
     assert {"model", "dataset", "device", "tensorflow", "styles", "checks", "passed"} <= set(report)
     assert report["passed"] is True and report["dataset"] == "synthetic"
+    assert report["settings"]["steps"] == int(FAST[FAST.index("--steps") + 1])
     assert [c["name"] for c in report["checks"]] == [
         "parameters", "layer_shapes", "forward", "gradients", "training_steps", "accuracy"]
     for style in ("legacy", "eager"):
