@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install data run test clean
+.PHONY: install data run test bench clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ run: install data
 
 test: install data
 	$(BIN)/python -m pytest -n 2 parity_tests
+
+bench: install data
+	$(BIN)/tf-parity bench --model all --json results/bench.json
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
