@@ -1,8 +1,11 @@
 """The six parity checks, in the order of DESIGN.md. Each returns a `Check` whose message
 names the layer or variable where the two styles first part."""
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from parity import kinks
 
 
 @dataclass
@@ -121,16 +124,58 @@ def dead_variables(legacy, x, y, tolerances, candidates_below=1e-2):
     return dead
 
 
-def gradients(legacy, eager, x, y, tolerances, training=True, dead=()):
-    """4. Same batch and loss (training mode): every variable's gradient within a relative tolerance."""
+def gradients(legacy, eager, x, y, tolerances, training=True, dead=(), more_batches=()):
+    """4. Same batch and loss (training mode): every variable's gradient within a relative tolerance.
+
+    Only a batch on which both styles pick the same winner at every kink (ReLU, ReLU6, max-pool;
+    see parity.kinks) can be judged: where an input lies within float32 rounding of a kink, two
+    right ports can send its gradient different ways. A batch that differs there while every kink
+    input agrees within tolerances.kink_input_rtol is recorded and the next of `more_batches`
+    ((x, y) pairs) taken. The check fails on a batch whose gradients part while every kink agrees
+    or the kink inputs part beyond rounding, or when no batch is free of crossed kinks.
+    """
     tol = tolerances.gradient_rtol.value
-    saved = eager.get_weights()  # a training-mode call moves Keras' batch-norm statistics
-    try:
-        loss_l, grads_l = legacy.loss_and_gradients(x, y, training)
-        loss_e, grads_e = eager.loss_and_gradients(x, y, training)
-    finally:
-        eager.set_weights(saved)
     names = [n for n, t in zip(legacy.names, legacy.trainable_mask) if t]
+    skipped = []
+    for index, (bx, by) in enumerate(itertools.chain([(x, y)], more_batches)):
+        saved = eager.get_weights()  # a training-mode call moves Keras' batch-norm statistics
+        try:
+            loss_l, grads_l, ops_l, kinks_l = legacy.gradients_and_kinks(bx, by, training)
+            loss_e, grads_e, ops_e, kinks_e = eager.gradients_and_kinks(bx, by, training)
+        finally:
+            eager.set_weights(saved)
+        worst, worst_name, first_bad = _worst_relative(names, grads_l, grads_e, dead, tol)
+        figures = {"legacy_loss": loss_l, "eager_loss": loss_e, "max_relative_diff": worst,
+                   "worst_variable": worst_name, "rtol": tol, "dead_variables": list(dead), "batch": index,
+                   "skipped_batches": skipped}
+        if first_bad is None:
+            message = "; ".join(f"batch {s['batch']} skipped: {s['crossed_kinks'][0]}" +
+                                (f" and {len(s['crossed_kinks']) - 1} more" if len(s["crossed_kinks"]) > 1 else "")
+                                for s in skipped)
+            return Check("gradients", True, figures, message)
+        message = f"gradients first part at {first_bad[0]} (relative diff {first_bad[1]:.3g} > {tol:g})"
+        try:
+            crossed = kinks.crossings(ops_l, kinks_l, ops_e, kinks_e)
+        except kinks.NotComparable as e:
+            return Check("gradients", False, figures, f"{message}; kinks not compared: {e}")
+        parting, where = kinks.largest_difference(ops_l, kinks_l, kinks_e)
+        figures["kink_input_relative_diff"] = parting
+        if parting > tolerances.kink_input_rtol.value:
+            return Check("gradients", False, figures,
+                         f"{message}; the forward passes already part at {where} (its inputs {parting:.3g} apart "
+                         f"relative to the largest, > {tolerances.kink_input_rtol.value:g})")
+        if not crossed:
+            return Check("gradients", False, figures,
+                         f"{message}, with every ReLU and max-pool input on the same side in both styles")
+        skipped.append({"batch": index, "max_relative_diff": worst, "worst_variable": worst_name,
+                        "kink_input_relative_diff": parting, "crossed_kinks": [c.describe() for c in crossed]})
+    return Check("gradients", False, figures,
+                 f"every batch tried ({len(skipped)}) has inputs within rounding of a kink on opposite sides in "
+                 f"the two styles, so no gradient could be judged; batch 0: {skipped[0]['crossed_kinks'][0]}")
+
+
+def _worst_relative(names, grads_l, grads_e, dead, tol):
+    """The largest relative gradient difference, its variable, and the first (name, diff) over `tol`."""
     worst, worst_name, first_bad = 0.0, None, None
     for name, gl, ge in zip(names, grads_l, grads_e):
         if name in dead:
@@ -141,11 +186,7 @@ def gradients(legacy, eager, x, y, tolerances, training=True, dead=()):
             worst, worst_name = rel, name
         if rel > tol and first_bad is None:
             first_bad = (name, rel)
-    figures = {"legacy_loss": loss_l, "eager_loss": loss_e, "max_relative_diff": worst,
-               "worst_variable": worst_name, "rtol": tol, "dead_variables": list(dead)}
-    message = "" if first_bad is None else \
-        f"gradients first part at {first_bad[0]} (relative diff {first_bad[1]:.3g} > {tol:g})"
-    return Check("gradients", first_bad is None, figures, message)
+    return worst, worst_name, first_bad
 
 
 @dataclass

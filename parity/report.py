@@ -64,7 +64,9 @@ def _summary(check):
         text = ", ".join(f"{k.split('_max')[0]} max |diff| {v:.2g}" for k, v in check.items()
                          if k.endswith("_max_abs_diff"))
     elif name == "gradients":
-        text = f"max relative diff {check['max_relative_diff']:.2g} ({check['worst_variable']})"
+        text = f"max relative diff {check['max_relative_diff']:.2g}"
+        if check.get("worst_variable"):
+            text += f" ({check['worst_variable']})"
     elif name == "training_steps":
         text = f"{check['steps']} teacher-forced steps: loss diff {check['max_loss_diff']:.2g}, gradients " \
                f"{check['max_gradient_relative_diff']:.2g} relative, weights " \

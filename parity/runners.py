@@ -8,6 +8,7 @@ import collections
 
 import numpy as np
 
+from parity import kinks
 from parity.runtime import import_tensorflow
 
 tf = import_tensorflow()
@@ -46,6 +47,7 @@ class GraphRunner:
             self._reset_optimizer = tf.compat.v1.variables_initializer(others)
             self._saver = tf.compat.v1.train.Saver(var_list=list(m.variables), max_to_keep=None)
             init = tf.compat.v1.global_variables_initializer()
+            self._kink_ops, self._kink_tensors = kinks.kink_ops(self.graph.get_operations())
         # Nothing may add ops from here on: a graph that grows every step is a classic TF1 leak.
         self.graph.finalize()
         self.session = tf.compat.v1.Session(graph=self.graph)
@@ -99,6 +101,12 @@ class GraphRunner:
     def loss_and_gradients(self, x, y, training=True):
         loss, grads = self.session.run([self.model.loss, self._gradients], self._feed(x, y, training))
         return float(loss), grads
+
+    def gradients_and_kinks(self, x, y, training=True):
+        """Loss, gradients, and the kink ops with their inputs, all from one run (parity.kinks)."""
+        loss, grads, values = self.session.run([self.model.loss, self._gradients, self._kink_tensors],
+                                               self._feed(x, y, training))
+        return float(loss), grads, self._kink_ops, values
 
     def train(self, batches, num_steps, on_step=None):
         losses = []
@@ -208,6 +216,25 @@ class KerasRunner:
             self._graph_gradients = graph_gradients
         loss, grads = self._graph_gradients(tf.constant(x, tf.float32), tf.constant(y), bool(training))
         return float(loss), [g.numpy() for g in grads]
+
+    def gradients_and_kinks(self, x, y, training=True):
+        """As loss_and_gradients, and the kink ops of the traced forward pass with their inputs, all
+        from one call (parity.kinks)."""
+        if not hasattr(self, "_kinked_gradients"):
+            variables = [w for w, t in zip(self.weights, self.trainable_mask) if t]
+            traced_ops = {}
+
+            @tf.function(reduce_retracing=True)
+            def kinked_gradients(x, y, training):
+                with tf.GradientTape() as tape:
+                    loss = self.loss_fn(y, self.model(x, training=training))
+                ops, tensors = kinks.kink_ops(tf.compat.v1.get_default_graph().get_operations())
+                traced_ops[bool(training)] = ops
+                return loss, tape.gradient(loss, variables), tensors
+            self._kinked_gradients, self._traced_kink_ops = kinked_gradients, traced_ops
+        loss, grads, values = self._kinked_gradients(tf.constant(x, tf.float32), tf.constant(y), bool(training))
+        return float(loss), [g.numpy() for g in grads], self._traced_kink_ops[bool(training)], \
+            [v.numpy() for v in values]
 
     def train(self, batches, num_steps, on_step=None):
         return self.trainer.train(batches, num_steps, on_step)

@@ -40,6 +40,11 @@ class TrainingData:
             return np.eye(self.num_classes, dtype=np.float32)[y]
         return y
 
+    def batch_at(self, k, batch_size):
+        """The k-th slice of `batch_size` training images, in file order, and its targets."""
+        x = self.x_train[k * batch_size:(k + 1) * batch_size]
+        return x, self.targets(x, self.y_train[k * batch_size:(k + 1) * batch_size])
+
     def batches(self, batch_size, seed):
         """An endless stream of training batches; the same seed gives the same stream."""
         from legacy_graph.input_data import DataSet
@@ -101,6 +106,8 @@ def test_metric(spec, runner, data):
 
 
 RECONSTRUCTION_IMAGES = 5
+# Batches the gradients check may move on to when the first crosses a kink (parity.kinks).
+GRADIENT_SPARE_BATCHES = 3
 
 
 def run(config: ParityConfig, progress=None, log=print):
@@ -125,12 +132,12 @@ def run(config: ParityConfig, progress=None, log=print):
         final = "reconstruction" if spec.task == "reconstruction" else "accuracy"
         results += [checks.not_run(n, reason) for n in ("forward", "gradients", "training_steps", final)]
     else:
-        x = data.x_train[:batch_size]
-        y = data.targets(x, data.y_train[:batch_size])
+        x, y = data.batch_at(0, batch_size)
         modes = ("inference", "training") if spec.batch_norm else ("inference",)
         results.append(checks.forward(legacy, eager, x, tol, modes))
         dead = checks.dead_variables(legacy, x, y, tol)
-        results.append(checks.gradients(legacy, eager, x, y, tol, dead=dead))
+        more = (data.batch_at(k, batch_size) for k in range(1, 1 + GRADIENT_SPARE_BATCHES))
+        results.append(checks.gradients(legacy, eager, x, y, tol, dead=dead, more_batches=more))
 
         start = legacy.get_weights()
         for runner in (legacy, eager):

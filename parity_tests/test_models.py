@@ -59,3 +59,19 @@ def test_mnist_cnn_initializers_follow_the_document():
         assert kernel.std() == pytest.approx(0.05 * 0.8796, rel=0.02)
         np.testing.assert_array_equal(bias, np.float32(0.05))
     legacy.close()
+
+
+def test_kink_ops_pair_up_in_forward_order(pair):
+    # The gradients check tells rounding at a kink from a wrong port by pairing the styles'
+    # ReLU / max-pool inputs one to one; that must hold for every model.
+    from parity import kinks, suite
+
+    spec, legacy, eager = pair
+    transfer.transfer(legacy, eager)
+    x, y = suite.prepare_data(spec, "synthetic").batch_at(0, 2)
+    _, _, ops_l, values_l = legacy.gradients_and_kinks(x, y)
+    saved = eager.get_weights()
+    _, _, ops_e, values_e = eager.gradients_and_kinks(x, y)
+    eager.set_weights(saved)
+    assert ops_l and [op.type for op in ops_l] == [op.type for op in ops_e]
+    assert kinks.crossings(ops_l, values_l, ops_e, values_e) == []
