@@ -492,3 +492,26 @@ def test_keras_adam_unfused():
         y = tf.one_hot(tf.zeros(8, tf.int32), 10)
         counts[name] = len(trainer._compiled_step.get_concrete_function(x, y).graph.get_operations())
     assert counts["keras"] - counts["fused"] > 150
+
+
+def test_float32_kink():
+    from parity import kinks
+
+    # One pre-activation summed in two orders, both right: 1 + 1e-8 rounds to 1, so one order ends
+    # at exactly 0 and the other at 1e-8. The outputs agree to 1e-8; the gradients do not at all.
+    x = tf.constant([1.0, 1e-8, -1.0])
+    w = tf.Variable([1.0, 1.0, 1.0])
+    with tf.GradientTape(persistent=True) as tape:
+        terms = x * w
+        z_graph = (terms[0] + terms[1]) + terms[2]
+        z_keras = (terms[0] + terms[2]) + terms[1]
+        out_graph, out_keras = tf.nn.relu(z_graph), tf.nn.relu(z_keras)
+    assert float(z_graph) == 0.0 and float(z_keras) == pytest.approx(1e-8)
+    assert abs(float(out_graph) - float(out_keras)) <= 1e-8
+    g_graph, g_keras = tape.gradient(out_graph, w).numpy(), tape.gradient(out_keras, w).numpy()
+    np.testing.assert_array_equal(g_graph, [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(g_keras, [1.0, 1e-8, -1.0])
+    # The check sees why: the one ReLU input lies on either side of 0.
+    relu = kinks.KinkOp("Relu", "Relu")
+    [crossing] = kinks.crossings([relu], [z_graph.numpy()], [relu], [z_keras.numpy()])
+    assert crossing.elements == 1 and crossing.margin == pytest.approx(1e-8)
