@@ -274,9 +274,10 @@ CATALOGUE = (
     Pitfall(
         "float32-kink", "Rounding can put a ReLU input on the other side of its kink",
         legacy="a Session runs the TF1 graph as TensorFlow's graph optimizer rewrote it",
-        eager="the Keras model's tf.function graph is rewritten otherwise where its ops differ: grappler's "
-              "arithmetic optimizer sums resnet18's batch norm and shortcut in another order, so block "
-              "outputs part by 1e-6 after layer1 and 2e-5 by layer3, losses by less than 1e-6",
+        eager="the Keras model's tf.function graph, which the optimizer may rewrite otherwise where its ops "
+              "differ: in resnet18 grappler's arithmetic optimizer leaves the two graphs' residual ReLU "
+              "inputs 1e-6 apart from layer1's first block on, ReLU inputs up to 5e-6 of their largest "
+              "value apart by layer4, and the losses within 1e-6",
         symptom="Where an input lies within that rounding of a kink (ReLU at 0, ReLU6 also at 6, the two "
                 "largest of a max-pool window), one style passes its gradient and the other blocks it or "
                 "sends it elsewhere: on resnet18's first batch of the Fashion-MNIST stand-in one ReLU input of "

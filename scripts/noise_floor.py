@@ -2,7 +2,7 @@
 """Measures the figures behind parity/tolerances.py. By default: free-running trainings over several
 batch streams, how far the styles part when matched, how far each parts from itself when its start
 moves by one float32 ulp, and how far Keras' default Adam epsilon moves them. With --accuracy: the
-test figure after the recipe from starts one ulp apart, the floor of the accuracy check."""
+test figure after the recipe in both styles from starts one ulp apart, the floor of the accuracy check."""
 import argparse
 import sys
 from pathlib import Path
@@ -20,6 +20,8 @@ def main():
     parser.add_argument("--accuracy", action="store_true",
                         help="measure the free-running accuracy floor instead: the recipe's steps from starts "
                              "one ulp apart, test accuracy (or reconstruction loss) of each")
+    parser.add_argument("--starts", type=int, default=4,
+                        help="with --accuracy: runs per style, from the start and from starts one ulp away")
     parser.add_argument("--json", default="results/noise_floor.json")
     args = parser.parse_args()
     if args.accuracy:
@@ -87,8 +89,9 @@ def main():
 
 
 def accuracy_floor(args):
-    """Runs the shortened recipe from the same start and from starts nudged by one ulp (first layer up
-    and down, last layer up) in the legacy graph, and once in Keras; prints each test figure."""
+    """Runs the shortened recipe in each style from the same start and from starts nudged by one ulp
+    (first layer up, down, last layer up, down, ...; --starts per style) and prints each test figure:
+    the spread over all of them is the floor of the accuracy check."""
     import numpy as np
 
     from parity import registry, report, suite
@@ -102,26 +105,33 @@ def accuracy_floor(args):
     legacy, eager = GraphRunner.from_spec(spec, seed=0), KerasRunner.from_spec(spec, seed=0)
     start = legacy.get_weights()
     last = max(i for i, t in enumerate(legacy.trainable_mask) if t)
+    nudges = [(None, 0), (0, 1), (0, -1), (last, 1), (last, -1)]
+    nudges += [(i, d) for i in range(1, last) if legacy.trainable_mask[i] for d in (1, -1)]
 
     def nudged(index, direction):
         return [np.nextafter(w, direction * np.inf, dtype=np.float32) if i == index else w
                 for i, w in enumerate(start)]
 
+    def label(index, direction):
+        return "start" if index is None else f"{legacy.names[index]} {'+' if direction > 0 else '-'}1 ulp"
+
     runs = {}
-    for label, runner, weights in (("legacy", legacy, start), ("legacy, first layer +1 ulp", legacy, nudged(0, 1)),
-                                   ("legacy, first layer -1 ulp", legacy, nudged(0, -1)),
-                                   ("legacy, last layer +1 ulp", legacy, nudged(last, 1)),
-                                   ("eager", eager, start)):
-        runner.set_weights(weights)
-        runner.reset_optimizer()
-        runner.train(data.batches(batch_size, 0), steps)
-        runs[label] = suite.test_metric(spec, runner, data)
-        print(f"{label:<28} {runs[label]:.5g}", flush=True)
-    legacy_runs = [v for k, v in runs.items() if k.startswith("legacy")]
-    print(f"legacy spread {max(legacy_runs) - min(legacy_runs):.4g}; eager to legacy {abs(runs['eager'] - runs['legacy']):.4g}")
+    for style, runner in (("legacy", legacy), ("eager", eager)):
+        for index, direction in nudges[:args.starts]:
+            runner.set_weights(start if index is None else nudged(index, direction))
+            runner.reset_optimizer()
+            runner.train(data.batches(batch_size, 0), steps)
+            key = f"{style}, {label(index, direction)}"
+            runs[key] = suite.test_metric(spec, runner, data)
+            print(f"{key:<48} {runs[key]:.5g}", flush=True)
+    values = {style: [v for k, v in runs.items() if k.startswith(style)] for style in ("legacy", "eager")}
+    for style, v in values.items():
+        print(f"{style}: {min(v):.4g} to {max(v):.4g} (spread {max(v) - min(v):.4g}, mean {np.mean(v):.4g})")
+    every = values["legacy"] + values["eager"]
+    print(f"all {len(every)} runs: spread {max(every) - min(every):.4g}; "
+          f"the two styles from the same start {abs(runs['eager, start'] - runs['legacy, start']):.4g} apart")
     report.write_json(args.json, {"model": spec.name, "dataset": data.dataset.name, "steps": steps,
                                   "batch_size": batch_size, "test_figures": runs})
-
 
 if __name__ == "__main__":
     main()
