@@ -75,10 +75,12 @@ OVERRIDES = {
              "the same legacy graph, started one float32 ulp apart, end between 71.67% and 72.91% (1.24 "
              "points apart; the Keras model: 72.58%). Twice that spread.")},
     "resnet18": {"accuracy_points": Tolerance(
-        11.0, "At the document's Adam 0.01 short runs are volatile: after the default 300 free-running steps of "
-              "batch 32 on the Fashion-MNIST stand-in, four runs of the same legacy graph, started one float32 "
-              "ulp apart, end between 64.35% and 69.90% (5.55 points apart; the Keras model: 66.85%). Twice "
-              "that spread; the teacher-forced training_steps check is the precise one for this model.")},
+        26.0, "At the document's Adam 0.01 short runs are chaotic from the second step on: after the default "
+              "300 free-running steps of batch 32 on the Fashion-MNIST stand-in, five runs of the same legacy "
+              "graph, from the start and from starts one float32 ulp away, end between 57.01% and 69.90% "
+              "(12.9 points apart; an earlier sample of four, 64.35% to 69.90%, was too small). Twice that "
+              "spread: the check catches only gross faults here; the teacher-forced training_steps check is "
+              "the precise one for this model.")},
 }
 
 
