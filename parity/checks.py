@@ -144,7 +144,7 @@ def gradients(legacy, eager, x, y, tolerances, training=True, dead=(), more_batc
             loss_e, grads_e, ops_e, kinks_e = eager.gradients_and_kinks(bx, by, training)
         finally:
             eager.set_weights(saved)
-        worst, worst_name, first_bad = _worst_relative(names, grads_l, grads_e, dead, tol)
+        worst, worst_name, first_bad = worst_relative(names, grads_l, grads_e, dead, tol)
         figures = {"legacy_loss": loss_l, "eager_loss": loss_e, "max_relative_diff": worst,
                    "worst_variable": worst_name, "rtol": tol, "dead_variables": list(dead), "batch": index,
                    "skipped_batches": skipped}
@@ -174,7 +174,7 @@ def gradients(legacy, eager, x, y, tolerances, training=True, dead=(), more_batc
                  f"the two styles, so no gradient could be judged; batch 0: {skipped[0]['crossed_kinks'][0]}")
 
 
-def _worst_relative(names, grads_l, grads_e, dead, tol):
+def worst_relative(names, grads_l, grads_e, dead, tol):
     """The largest relative gradient difference, its variable, and the first (name, diff) over `tol`."""
     worst, worst_name, first_bad = 0.0, None, None
     for name, gl, ge in zip(names, grads_l, grads_e):

@@ -48,8 +48,7 @@ def main():
         saved = runner.get_weights()
         loss_e, grads_e, ops_e, values_e = runner.gradients_and_kinks(x, y)
         runner.set_weights(saved)
-        worst = max((float(np.max(np.abs(a.astype(np.float64) - b)) / max(float(np.max(np.abs(a))), 1e-30)), n)
-                    for n, a, b in zip(names, grads_l, grads_e) if n not in dead)
+        worst = checks.worst_relative(names, grads_l, grads_e, dead, tolerances.DEFAULT.gradient_rtol.value)[:2]
         print(f"\n{title}\n  loss: legacy {loss_l:.7f}, eager {loss_e:.7f}")
         print(f"  worst relative gradient difference: {worst[0]:.3g} at {worst[1]} ({len(dead)} dead variables left out)")
         parted = next(((op.name, float(np.max(np.abs(a - b)))) for op, a, b in zip(ops_l, values_l, values_e)
