@@ -90,8 +90,9 @@ def main():
 
 def accuracy_floor(args):
     """Runs the shortened recipe in each style from the same start and from starts nudged by one ulp
-    (first layer up, down, last layer up, down, ...; --starts per style) and prints each test figure:
-    the spread over all of them is the floor of the accuracy check."""
+    (the first and the last trainable tensor that is not all zero, up and down, then the others;
+    --starts per style) and prints each test figure: the spread over all of them is the floor of
+    the accuracy check."""
     import numpy as np
 
     from parity import registry, report, suite
@@ -104,13 +105,20 @@ def accuracy_floor(args):
     steps = args.steps or spec.accuracy_steps
     legacy, eager = GraphRunner.from_spec(spec, seed=0), KerasRunner.from_spec(spec, seed=0)
     start = legacy.get_weights()
-    last = max(i for i, t in enumerate(legacy.trainable_mask) if t)
-    nudges = [(None, 0), (0, 1), (0, -1), (last, 1), (last, -1)]
-    nudges += [(i, d) for i in range(1, last) if legacy.trainable_mask[i] for d in (1, -1)]
+    # A zero moves by one ulp to 1e-45, which vanishes in the first sum it enters, so a tensor that
+    # starts at zero (biases) repeats the start's run (it did, to the digit): only nonzero values
+    # are nudged.
+    movable = [i for i, (t, w) in enumerate(zip(legacy.trainable_mask, start)) if t and np.any(w)]
+    first, last = movable[0], movable[-1]
+    nudges = [(None, 0), (first, 1), (first, -1), (last, 1), (last, -1)]
+    nudges += [(i, d) for i in movable[1:-1] for d in (1, -1)]
+    if args.starts > len(nudges):
+        sys.exit(f"error: --starts {args.starts}: {spec.name} has {len(nudges)} distinct starts "
+                 "(the start and each nonzero trainable tensor one ulp up and down)")
 
     def nudged(index, direction):
-        return [np.nextafter(w, direction * np.inf, dtype=np.float32) if i == index else w
-                for i, w in enumerate(start)]
+        return [np.where(w != 0, np.nextafter(w, direction * np.inf, dtype=np.float32), w)
+                if i == index else w for i, w in enumerate(start)]
 
     def label(index, direction):
         return "start" if index is None else f"{legacy.names[index]} {'+' if direction > 0 else '-'}1 ulp"
