@@ -283,9 +283,11 @@ def training_steps(names, trainable_mask, records, tolerances, dead=()):
     return Check("training_steps", not problems, figures, "; ".join(problems))
 
 
-def accuracy(acc_l, acc_e, steps, tolerances, free_running=None, chance=None):
+def accuracy(acc_l, acc_e, steps, tolerances, free_running=None, chance=None, checkpoints=None):
     """6. Test accuracy (percent) of both styles after the same recipe from the same start, each
-    training on its own; `free_running` adds figures of how their losses drifted apart.
+    training on its own; `free_running` adds figures of how their losses drifted apart. With more
+    than one of `checkpoints` (the steps whose weights scored a share of the test set, see
+    parity.suite.free_run) the accuracies are read over the run's tail.
 
     `chance` (percent, 100 / classes): where both accuracies lie within a point of it, the check
     still compares them but says that two untrained-looking models agreeing proves little."""
@@ -293,6 +295,8 @@ def accuracy(acc_l, acc_e, steps, tolerances, free_running=None, chance=None):
     diff = abs(acc_l - acc_e)
     figures = {"steps": steps, "legacy_accuracy": acc_l, "eager_accuracy": acc_e, "diff_points": diff,
                "points_tolerance": tol, **(free_running or {})}
+    if checkpoints and len(checkpoints) > 1:
+        figures["checkpoints"] = list(checkpoints)
     message = "" if diff <= tol else f"accuracies {acc_l:.2f}% and {acc_e:.2f}% part by {diff:.2f} points"
     if chance is not None:
         figures["chance_accuracy"] = chance

@@ -43,6 +43,9 @@ class ModelSpec:
     batch_norm: bool = False     # forward and gradients are then checked in training mode too
     parity_steps: int = 200      # matched steps `tf-parity parity` compares by default
     parity_batch_size: int = 0   # 0: the recipe's batch size
+    # The accuracy check reads the test figure over this many checkpoints at the end of the free run
+    # (parity.suite.free_run); 1: the weights after the last step alone.
+    accuracy_checkpoints: int = 1
 
     @property
     def total_params(self):
@@ -110,6 +113,7 @@ MODELS = {
         batch_norm=True,
         parity_steps=30,
         parity_batch_size=32,
+        accuracy_checkpoints=5,
     ),
     "conv_autoencoder": ModelSpec(
         name="conv_autoencoder",

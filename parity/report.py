@@ -74,6 +74,8 @@ def _summary(check):
     elif name == "accuracy":
         text = f"{check['steps']} free-running steps: legacy {check['legacy_accuracy']:.2f}%, " \
                f"eager {check['eager_accuracy']:.2f}% ({check['diff_points']:.2f} points)"
+        if check.get("checkpoints"):
+            text += f", each read over steps {', '.join(map(str, check['checkpoints']))}"
     elif name == "reconstruction":
         text = f"{check['steps']} free-running steps: test loss legacy {check['legacy_loss']:.5f}, " \
                f"eager {check['eager_loss']:.5f} ({check['diff']:.2g} apart)"

@@ -98,6 +98,33 @@ def reconstruction_loss(runner, data):
     return float(np.mean(-(x * np.log(p) + (1 - x) * np.log(1 - p))))
 
 
+ACCURACY_CHECKPOINT_STRIDE = 10
+
+
+def free_run(spec, runner, data, batches, steps, on_step=None):
+    """Trains `steps` steps of `batches`; returns the losses, the seconds spent training, the test
+    figure and the steps whose weights were tested. With spec.accuracy_checkpoints = K > 1 the test
+    accuracy is read over the run's tail: test image i is scored by the weights after step
+    steps - 10 * (K - 1 - i % K), so the K checkpoints share the test set and the figure costs one
+    pass over it, as the last step's alone would."""
+    count = 1
+    if spec.task == "classification":
+        count = min(spec.accuracy_checkpoints, 1 + (steps - 1) // ACCURACY_CHECKPOINT_STRIDE)
+    ends = [steps - ACCURACY_CHECKPOINT_STRIDE * (count - 1 - k) for k in range(count)]
+    losses, seconds, correct, done = [], 0.0, 0, 0
+    for k, end in enumerate(ends):
+        began = time.perf_counter()
+        losses += runner.train(batches, end - done,
+                               on_step and (lambda i, loss, base=done: on_step(base + i, loss)))
+        seconds += time.perf_counter() - began
+        done = end
+        if count > 1:
+            logits = runner.predict(data.x_test[k::count])
+            correct += int(np.sum(np.argmax(logits, axis=1) == data.y_test[k::count]))
+    metric = 100.0 * correct / len(data.x_test) if count > 1 else test_metric(spec, runner, data)
+    return losses, seconds, metric, ends
+
+
 def test_metric(spec, runner, data):
     """Test accuracy in percent, or (reconstruction) the test reconstruction loss."""
     if spec.task == "reconstruction":
@@ -154,13 +181,11 @@ def run(config: ParityConfig, progress=None, log=print):
             runner.set_weights(start)
             runner.reset_optimizer()
             bar = progress(accuracy_steps, f"{spec.name} {name:>8}") if progress else None
-            began = time.perf_counter()
-            curves[name] = runner.train(data.batches(batch_size, config.seed), accuracy_steps,
-                                        lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"))
-            timings[name] = time.perf_counter() - began
+            curves[name], timings[name], accuracies[name], checkpoints = free_run(
+                spec, runner, data, data.batches(batch_size, config.seed), accuracy_steps,
+                lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"))
             if bar:
                 bar.close()
-            accuracies[name] = test_metric(spec, runner, data)
             if spec.task == "reconstruction":
                 reconstructions[name] = runner.predict(data.x_test[:RECONSTRUCTION_IMAGES])
         drift = np.abs(np.asarray(curves["legacy"]) - np.asarray(curves[config.eager_style]))
@@ -171,7 +196,8 @@ def run(config: ParityConfig, progress=None, log=print):
                                                  accuracy_steps, tol, free_running))
         else:
             results.append(checks.accuracy(accuracies["legacy"], accuracies[config.eager_style], accuracy_steps,
-                                           tol, free_running, chance=100.0 / spec.num_classes))
+                                           tol, free_running, chance=100.0 / spec.num_classes,
+                                           checkpoints=checkpoints))
     finally:
         legacy.close()
 

@@ -1,4 +1,6 @@
 """The checks pass on the true port and fail, naming the place, on a broken one."""
+import types
+
 import numpy as np
 import pytest
 
@@ -179,3 +181,44 @@ def test_layer_paths_match_by_suffix():
     assert transfer.same_layer_and_role("layer1/block0/conv1/weights:0", "resnet/layer1/block0/conv1/kernel")
     assert not transfer.same_layer_and_role("conv1/weights", "block1/conv2/kernel")
     assert not transfer.same_layer_and_role("conv1/weights", "conv1/bias")
+
+
+class _StepCounter:
+    """A stand-in runner whose prediction for test image i (its pixel value) is right only at the
+    checkpoint that free_run should score it with."""
+
+    def __init__(self, expected_step):
+        self.step, self.expected_step = 0, expected_step
+
+    def train(self, batches, num_steps, on_step=None):
+        losses = []
+        for i in range(num_steps):
+            self.step += 1
+            losses.append(float(self.step))
+            if on_step:
+                on_step(i, losses[-1])
+        return losses
+
+    def predict(self, x):
+        right = np.array([self.step == self.expected_step(int(i)) for i in x[:, 0]])
+        return np.stack([~right, right], axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize("steps, expected", [(300, [260, 270, 280, 290, 300]), (25, [5, 15, 25])])
+def test_free_run_scores_each_share_of_the_test_set_at_its_checkpoint(steps, expected):
+    spec = types.SimpleNamespace(task="classification", accuracy_checkpoints=5)
+    count = len(expected)
+    data = types.SimpleNamespace(x_test=np.arange(100, dtype=np.float32)[:, None], y_test=np.ones(100, int))
+    runner = _StepCounter(lambda i: expected[i % count])
+    seen = []
+    losses, seconds, accuracy, checkpoints = suite.free_run(spec, runner, data, None, steps,
+                                                            lambda i, loss: seen.append(i))
+    assert checkpoints == expected
+    assert accuracy == 100.0
+    assert losses == [float(s) for s in range(1, steps + 1)] and seen == list(range(steps))
+    assert seconds >= 0
+
+    last_only = _StepCounter(lambda i: expected[i % count])
+    spec.accuracy_checkpoints = 1
+    *_, accuracy, checkpoints = suite.free_run(spec, last_only, data, None, steps)
+    assert checkpoints == [steps] and accuracy == pytest.approx(100.0 * len(range(count - 1, 100, count)) / 100)

@@ -128,18 +128,19 @@ def accuracy_floor(args):
         for index, direction in nudges[:args.starts]:
             runner.set_weights(start if index is None else nudged(index, direction))
             runner.reset_optimizer()
-            runner.train(data.batches(batch_size, 0), steps)
             key = f"{style}, {label(index, direction)}"
-            runs[key] = suite.test_metric(spec, runner, data)
+            *_, runs[key], checkpoints = suite.free_run(spec, runner, data, data.batches(batch_size, 0), steps)
             print(f"{key:<48} {runs[key]:.5g}", flush=True)
     values = {style: [v for k, v in runs.items() if k.startswith(style)] for style in ("legacy", "eager")}
     for style, v in values.items():
         print(f"{style}: {min(v):.4g} to {max(v):.4g} (spread {max(v) - min(v):.4g}, mean {np.mean(v):.4g})")
     every = values["legacy"] + values["eager"]
+    if len(checkpoints) > 1:
+        print(f"each test figure read over the weights after steps {checkpoints}")
     print(f"all {len(every)} runs: spread {max(every) - min(every):.4g}; "
           f"the two styles from the same start {abs(runs['eager, start'] - runs['legacy, start']):.4g} apart")
     report.write_json(args.json, {"model": spec.name, "dataset": data.dataset.name, "steps": steps,
-                                  "batch_size": batch_size, "test_figures": runs})
+                                  "batch_size": batch_size, "checkpoints": checkpoints, "test_figures": runs})
 
 if __name__ == "__main__":
     main()
