@@ -222,3 +222,12 @@ def test_free_run_scores_each_share_of_the_test_set_at_its_checkpoint(steps, exp
     spec.accuracy_checkpoints = 1
     *_, accuracy, checkpoints = suite.free_run(spec, last_only, data, None, steps)
     assert checkpoints == [steps] and accuracy == pytest.approx(100.0 * len(range(count - 1, 100, count)) / 100)
+
+
+def test_accuracy_traces_are_drawn(tmp_path):
+    from parity import plots
+
+    path = plots.plot_accuracy_traces(tmp_path / "trace.png", {"legacy": {250: 74.4, 300: 40.5},
+                                                               "function": {250: 70.1, 300: 65.0}},
+                                      {"function": 73.2}, "resnet18")
+    assert path.read_bytes().startswith(b"\x89PNG") and not list(tmp_path.glob("*.tmp*"))
