@@ -75,12 +75,15 @@ OVERRIDES = {
              "the same legacy graph, started one float32 ulp apart, end between 71.67% and 72.91% (1.24 "
              "points apart; the Keras model: 72.58%). Twice that spread.")},
     "resnet18": {"accuracy_points": Tolerance(
-        26.0, "At the document's Adam 0.01 short runs are chaotic from the second step on: after the default "
-              "300 free-running steps of batch 32 on the Fashion-MNIST stand-in, five runs of the same legacy "
-              "graph, from the start and from starts one float32 ulp away, end between 57.01% and 69.90% "
-              "(12.9 points apart; an earlier sample of four, 64.35% to 69.90%, was too small). Twice that "
-              "spread: the check catches only gross faults here; the teacher-forced training_steps check is "
-              "the precise one for this model.")},
+        26.0, "At the document's Adam 0.01 short runs are chaotic from the second step on, and the test accuracy "
+              "of one run jumps from step to step (40.53% at step 300, 76.14% at step 320; 73.20% at step 300 "
+              "with batch statistics: the moving averages lag), so it is read over steps 260 to 300 "
+              "(parity.suite.free_run). After 300 free-running steps of batch 32 on the Fashion-MNIST "
+              "stand-in, eight runs per style, from the start and from starts one float32 ulp away, read so: "
+              "legacy 58.19% to 70.57% (12.38 points apart, mean 65.83%), tf.function 57.34% to 69.36% "
+              "(12.02, mean 64.35%), all 16 within 13.23. Twice the legacy spread (the other models' rule) is "
+              "24.8; the tolerance stays at the 26 set from step-300 readings. Read at step 300 alone the same starts spread 29.37 points. The check catches "
+              "only gross faults here; the teacher-forced training_steps check is the precise one.")},
 }
 
 
