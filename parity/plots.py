@@ -124,14 +124,14 @@ def plot_loss_curves(path, curves, title):
 
 
 def plot_accuracy_traces(path, traces, batch_statistics, title):
-    """Test accuracy against step for each style ({style: {step: percent}}); a marker at the last
-    step for each style's accuracy with batch statistics, where given."""
+    """Test accuracy against step for each style ({style: {step: percent}}); stars for the
+    accuracies with batch statistics ({style: {step: percent}}), where given."""
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, (name, trace) in enumerate(traces.items()):
         line, = ax.plot(list(trace), list(trace.values()), ["-o", "--s", ":^", "-.v"][i % 4], label=name)
-        if name in batch_statistics:
-            ax.plot([list(trace)[-1]], [batch_statistics[name]], "*", markersize=12, color=line.get_color(),
-                    label=f"{name}, batch statistics")
+        if batch_statistics.get(name):
+            ax.plot(list(batch_statistics[name]), list(batch_statistics[name].values()), "*", markersize=12,
+                    color=line.get_color(), label=f"{name}, batch statistics")
     ax.set_xlabel("step")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)

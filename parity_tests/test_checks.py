@@ -229,5 +229,5 @@ def test_accuracy_traces_are_drawn(tmp_path):
 
     path = plots.plot_accuracy_traces(tmp_path / "trace.png", {"legacy": {250: 74.4, 300: 40.5},
                                                                "function": {250: 70.1, 300: 65.0}},
-                                      {"function": 73.2}, "resnet18")
+                                      {"function": {300: 73.2}}, "resnet18")
     assert path.read_bytes().startswith(b"\x89PNG") and not list(tmp_path.glob("*.tmp*"))
