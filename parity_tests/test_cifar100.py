@@ -207,6 +207,8 @@ def test_search_order_data_dir_then_env_then_keras_cache_then_system(isolated_da
 def test_not_found_names_every_path_tried_and_how_to_get_it(isolated_data, monkeypatch):
     monkeypatch.setenv("TF_PARITY_DATA", str(isolated_data / "env"))
     given = isolated_data / "given"
+    given.mkdir()
+    (isolated_data / "env").mkdir()
     with pytest.raises(DataNotFound) as caught:
         Cifar100Dataset().where(data_dir=given)
     message = str(caught.value)

@@ -1,13 +1,16 @@
 """Data sets both styles train and test on, found without any download.
 
 Search order for files: --data-dir, $TF_PARITY_DATA, the Keras cache (~/.keras/datasets or
-$KERAS_HOME/datasets), then system packages (/usr/share/datasets). Every loader returns a
-`Dataset` of float32 NHWC images in [0, 1] and int64 labels.
+$KERAS_HOME/datasets), then system packages (/usr/share/datasets). A --data-dir or
+$TF_PARITY_DATA that is not a folder is an error, and so is anything in them a loader would
+refuse: it is never passed over for a later location. Every loader returns a `Dataset` of
+float32 NHWC images in [0, 1] and int64 labels.
 """
 from parity.datasets.errors import DataError
 from parity.datasets.registry import (
     AUTO_ORDER,
     DATASETS,
+    Availability,
     Dataset,
     DataNotFound,
     describe,
@@ -18,6 +21,7 @@ from parity.datasets.registry import (
 
 __all__ = [
     "AUTO_ORDER",
+    "Availability",
     "DATASETS",
     "DataError",
     "DataNotFound",

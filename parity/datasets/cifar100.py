@@ -117,8 +117,8 @@ def _labels(where, values, mode, count):
     return labels.astype(np.int64)
 
 
-def _split(where, obj):
-    """Images as float32 NHWC in [0, 1] and both label sets of a train or test pickle."""
+def _batch(where, obj):
+    """The uint8 image rows [N, 3072] and both label sets of a train or test pickle, checked."""
     batch = _str_keys(where, obj, "images and labels")
     missing = [k for k in ("data", "fine_labels", "coarse_labels") if k not in batch]
     if missing:
@@ -128,11 +128,15 @@ def _split(where, obj):
         shape, dtype = getattr(data, "shape", None), getattr(data, "dtype", type(data).__name__)
         raise DataError(f"{where}: data has shape {shape} and dtype {dtype}, "
                         f"expected uint8 [N, {PIXELS}] (one 32x32 RGB image per row)")
+    labels = {mode: _labels(where, batch[f"{mode}_labels"], mode, len(data)) for mode in NUM_CLASSES}
+    return data, labels
+
+
+def _images(data):
+    """uint8 rows [N, 3072] as float32 NHWC in [0, 1]."""
     # Each row is the red plane, then green, then blue, each 32x32 row-major.
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    images = np.ascontiguousarray(images, dtype=np.float32) / np.float32(255)
-    labels = {mode: _labels(where, batch[f"{mode}_labels"], mode, len(data)) for mode in NUM_CLASSES}
-    return images, labels
+    return np.ascontiguousarray(images, dtype=np.float32) / np.float32(255)
 
 
 def _names(where, obj):
@@ -150,6 +154,13 @@ def _names(where, obj):
 def _holds_members(folder):
     """Whether `folder` holds any of the three CIFAR-100 pickles."""
     return any((folder / member).is_file() for member in MEMBERS)
+
+
+def _read(where):
+    """The class names and the train and test batches at `where`, checked as load needs them."""
+    raw = _read_folder(where.path) if where.kind == "folder" else _read_archive(where.path)
+    objects = {member: (label, _unpickle(label, data)) for member, (label, data) in raw.items()}
+    return _names(*objects["meta"]), _batch(*objects["train"]), _batch(*objects["test"])
 
 
 @dataclass(frozen=True)
@@ -193,20 +204,31 @@ class Cifar100Dataset:
             if archive.is_file():
                 return _Location("archive", archive)
             tried.append(str(archive))
+            if label in registry.GIVEN_ROOTS and (root / FOLDER).is_dir():
+                raise DataError(f"{root / FOLDER}: holds none of {', '.join(MEMBERS)}; put Keras' {ARCHIVE} "
+                                "or the files it extracts to there, or rename or remove the folder")
         raise registry.DataNotFound(f"{self.title} not found; looked in {', '.join(tried)}. {HOW_TO_GET}")
+
+    def auto_refusal(self, folder):
+        """Why `auto` refuses `folder` (the --data-dir), when it holds the pickles itself; else None."""
+        if _holds_members(folder):
+            return (f"--data-dir {folder} holds CIFAR-100's {', '.join(MEMBERS)} directly, which --dataset auto "
+                    f"does not read; pass --dataset cifar100 or --dataset cifar100_coarse, or move them into "
+                    f"a {FOLDER}/ subfolder")
+        return None
+
+    def verify(self, where):
+        """Raises the DataError load would raise for the files at `where` (a result of locate)."""
+        _read(where)
 
     def load(self, data_dir=None, explicit=True, image_size=None) -> "registry.Dataset":
         where = self.locate(data_dir, explicit)  # image_size is ignored: every image is 32x32
-        raw = _read_folder(where.path) if where.kind == "folder" else _read_archive(where.path)
-        objects = {member: (label, _unpickle(label, data)) for member, (label, data) in raw.items()}
-        names = _names(*objects["meta"])
-        x_train, y_train = _split(*objects["train"])
-        x_test, y_test = _split(*objects["test"])
+        names, (train, y_train), (test, y_test) = _read(where)
         mode = self.label_mode
         other = "coarse" if mode == "fine" else "fine"
         extra = {f"{other}_train": y_train[other], f"{other}_test": y_test[other], f"{other}_names": names[other]}
-        return registry.Dataset(self.name, str(where.path), x_train, y_train[mode], x_test, y_test[mode],
-                                num_classes=NUM_CLASSES[mode], class_names=names[mode],
+        return registry.Dataset(self.name, str(where.path), _images(train), y_train[mode], _images(test),
+                                y_test[mode], num_classes=NUM_CLASSES[mode], class_names=names[mode],
                                 note=f"{other} labels in extra", extra=extra)
 
     def where(self, data_dir=None) -> str:

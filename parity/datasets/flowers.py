@@ -1,6 +1,7 @@
 """tf_flowers: the flower_photos folder (one subfolder of JPEGs per class), or its .tgz as is."""
 import re
 import tarfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -13,6 +14,7 @@ from parity.runtime import import_tensorflow
 FOLDER = "flower_photos"
 ARCHIVES = ("flower_photos.tgz", "flower_photos.tar.gz")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # how every JPEG and PNG file starts
 DEFAULT_SIZE = (224, 224)
 TEST_FRACTION = 0.2
 HOW_TO_GET = ("Put the flower_photos folder of tf_flowers, or Keras' flower_photos.tgz as is, in "
@@ -85,8 +87,19 @@ def _split(labels):
         return train_test_split(indices, test_size=TEST_FRACTION, random_state=0)
 
 
+def _check_image(name, head):
+    """Raises a DataError naming the file, without context as for decode errors, unless `head` (its
+    first bytes) starts a JPEG or PNG: load and verify both refuse exactly these files before decoding."""
+    if not head:
+        raise DataError(f"{name}: not a readable image (empty file); replace or remove it") from None
+    if not head.startswith(SIGNATURES):
+        raise DataError(f"{name}: not a readable image (Unknown image file format: neither JPEG nor PNG); "
+                        "replace or remove it") from None
+
+
 def _decode(tf, data, name, size):
     """One image as float32 [height, width, 3] in [0, 1], or a DataError naming the file."""
+    _check_image(name, data)
     try:
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
     except tf.errors.InvalidArgumentError as e:
@@ -115,10 +128,11 @@ def _read_split(classes, read, size, order=None):
     return x_train, labels[train], x_test, labels[test]
 
 
-def _read_file(path: Path):
-    """(path, bytes) of one image file."""
+def _read_file(path: Path, size=-1):
+    """(path, bytes) of one image file, or only its first `size` bytes."""
     try:
-        return path, path.read_bytes()
+        with path.open("rb") as f:
+            return path, f.read(size)
     except OSError as e:
         raise DataError(f"{path}: cannot be read ({e.strerror or e})") from None
 
@@ -130,20 +144,46 @@ def _image_size(image_size):
     return tuple(int(n) for n in image_size) if image_size else DEFAULT_SIZE
 
 
-def _read_archive(path: Path, size):
-    """Class names and arrays from a flower_photos .tgz, without extracting it to disk."""
+@contextmanager
+def _open_archive(path: Path):
+    """The flower_photos .tgz open for reading, and its class name -> image members, checked."""
     try:
         with tarfile.open(path, "r:*") as tar:
             classes = _archive_classes(tar)
             _check_classes(f"{path}:{FOLDER}", classes)
-
-            def read(member):
-                return f"{path}:{member.name}", tar.extractfile(member).read()
-
-            # Archive order: seeking backwards in a gzip stream decompresses it from the start again.
-            return classes, _read_split(classes, read, size, order=lambda member: member.offset)
+            yield tar, classes
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DataError(f"{path}: not a readable tar archive ({e})") from None
+
+
+def _archive_order(member):
+    # Archive order: seeking backwards in a gzip stream decompresses it from the start again.
+    return member.offset
+
+
+def _read_archive(path: Path, size):
+    """Class names and arrays from a flower_photos .tgz, without extracting it to disk."""
+    with _open_archive(path) as (tar, classes):
+        def read(member):
+            return f"{path}:{member.name}", tar.extractfile(member).read()
+
+        return classes, _read_split(classes, read, size, order=_archive_order)
+
+
+def _verify(where):
+    """Raises the DataError load would raise short of decoding: the class folders, and each image's
+    first bytes."""
+    head = max(len(s) for s in SIGNATURES)
+    if where.kind == "folder":
+        classes = _folder_classes(where.path)
+        _check_classes(where.path, classes)
+        for files in classes.values():
+            for path in files:
+                _check_image(*_read_file(path, head))
+        return
+    with _open_archive(where.path) as (tar, classes):
+        for member in sorted((m for files in classes.values() for m in files), key=_archive_order):
+            _check_image(f"{where.path}:{member.name}", tar.extractfile(member).read(head))
 
 
 @dataclass(frozen=True)
@@ -166,6 +206,18 @@ class FlowersDataset:
                     return _Location(kind, path)
                 tried.append(str(path))
         raise registry.DataNotFound(f"{self.title} not found; looked in {', '.join(tried)}. {HOW_TO_GET}")
+
+    def auto_refusal(self, folder):
+        """Why `auto` refuses `folder` (the --data-dir), when it holds the class folders itself; else None."""
+        if _holds_classes(folder):
+            return (f"--data-dir {folder} holds class folders of images directly, which --dataset auto does not "
+                    f"read; pass --dataset flowers, or move them into a {FOLDER}/ subfolder")
+        return None
+
+    def verify(self, where):
+        """Raises the DataError load would raise for the files at `where` (a result of locate), short of
+        decoding the images."""
+        _verify(where)
 
     def load(self, data_dir=None, explicit=True, image_size=None) -> registry.Dataset:
         where = self.locate(data_dir, explicit)

@@ -70,15 +70,16 @@ def read_idx_pair(images_path, labels_path, num_classes: int = 10):
 def read_mnist_npz(path, num_classes: int = 10):
     """Reads Keras' mnist.npz: (x_train, y_train), (x_test, y_test) as uint8 / int64."""
     path = Path(path)
+    _check_npz_head(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
             if missing:
                 raise DataError(f"{path}: not a Keras mnist.npz, missing arrays {sorted(missing)}")
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        if "pickle" in str(e):  # an object array; numpy's message would advise loading it unsafely
+            raise DataError(f"{path}: {_PICKLED}") from None
         raise DataError(f"{path}: not a readable .npz file ({e}); download it again") from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
@@ -89,6 +90,30 @@ def read_mnist_npz(path, num_classes: int = 10):
         _check_labels(y, num_classes, path)
     return ((arrays["x_train"], arrays["y_train"].astype(np.int64)),
             (arrays["x_test"], arrays["y_test"].astype(np.int64)))
+
+
+_PICKLED = ("holds pickled Python objects, which tf-parity never loads; a Keras mnist.npz holds plain "
+            "uint8/int arrays; download it again")
+
+
+def _check_npz_head(path: Path):
+    """Refuses a file that is not a zip archive, before numpy would take it for a pickle or an .npy."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(6)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if head.startswith(b"PK"):
+        return
+    if head.startswith(b"\x93NUMPY"):
+        raise DataError(f"{path}: a single .npy array, not a Keras mnist.npz (a zip of x_train, y_train, "
+                        "x_test, y_test); download it again")
+    if head[:1] == b"\x80":  # the PROTO opcode that starts a pickle of protocol 2 or later
+        raise DataError(f"{path}: {_PICKLED}")
+    what = "empty" if not head else "not a zip archive"
+    raise DataError(f"{path}: not a readable .npz file ({what}); download it again")
 
 
 def _check_labels(labels, num_classes, path):

@@ -11,6 +11,7 @@ from parity.datasets.errors import DataError
 
 SYSTEM_ROOTS = [Path("/usr/share/datasets")]
 AUTO_ORDER = ("mnist", "fashion_mnist", "digits")
+GIVEN_ROOTS = ("--data-dir", "$TF_PARITY_DATA")  # folders the user named: what they hold is never passed over
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -48,16 +49,30 @@ class Dataset:
 
 
 def search_roots(data_dir=None):
-    """The folders searched, in order, as (label, path) pairs."""
+    """The folders searched, in order, as (label, path) pairs; a given folder that is not one is an error."""
     roots = []
     if data_dir:
-        roots.append(("--data-dir", Path(data_dir).expanduser()))
+        roots.append(("--data-dir", _given_folder("--data-dir", str(data_dir))))
     if os.environ.get("TF_PARITY_DATA"):
-        roots.append(("$TF_PARITY_DATA", Path(os.environ["TF_PARITY_DATA"]).expanduser()))
+        roots.append(("$TF_PARITY_DATA", _given_folder("$TF_PARITY_DATA", os.environ["TF_PARITY_DATA"])))
     keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
     roots.append(("Keras cache", keras_home / "datasets"))
     roots.extend(("system packages", root) for root in SYSTEM_ROOTS)
     return roots
+
+
+def _given_folder(label, value):
+    """`value` as a folder path, or a DataError: a folder the user names must exist."""
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return path
+    problem = "does not exist" if not path.exists() else "is a file" if path.is_file() else "is not a folder"
+    if label == "--data-dir":
+        raise DataError(f"--data-dir {path}: {problem}; pass the folder that holds the data files, "
+                        "or leave --data-dir out to search the usual places")
+    shown = value if str(path) == value else f"{value} ({path})"
+    raise DataError(f"$TF_PARITY_DATA is {shown}, which {problem}; set it to the folder that holds "
+                    "the data files, or unset it")
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,7 @@ class IdxDataset:
             folders = [root / sub for sub in self.subdirs]
             if label == "--data-dir" and explicit:
                 folders.insert(0, root)
+            refused = None  # a named subfolder without the files, reported if nothing else in `root` serves
             for folder in folders:
                 files = _idx_files(folder)
                 if len(files) == len(IDX_FILES):
@@ -103,24 +119,46 @@ class IdxDataset:
                 if files:
                     missing = [IDX_FILES[r] + "[.gz]" for r in IDX_FILES if r not in files]
                     raise DataError(f"{folder}: incomplete {self.title} IDX set, missing {', '.join(missing)}")
+                if refused is None and label in GIVEN_ROOTS and folder != root and folder.is_dir():
+                    refused = DataError(f"{folder}: holds none of the four {self.title} IDX files "
+                                        f"({', '.join(IDX_FILES.values())}, each may be .gz); put them there, "
+                                        "or rename or remove the folder")
                 tried.append(str(folder))
             if self.npz:
                 path = root / self.npz
                 if path.is_file():
                     return _Location("npz", path)
                 tried.append(str(path))
+            if refused:
+                raise refused
         raise DataNotFound(f"{self.title} not found; looked in {', '.join(tried)}. {self.how_to_get}")
+
+    def auto_refusal(self, folder: Path) -> Optional[str]:
+        """Why `auto` refuses `folder` (the --data-dir), when it holds IDX files itself; else None."""
+        if _idx_files(folder):
+            return (f"--data-dir {folder} holds IDX files directly, and MNIST's and Fashion-MNIST's have the same "
+                    "names, so --dataset auto cannot tell which set they are; pass --dataset mnist or "
+                    "--dataset fashion_mnist, or move them into a mnist/ or fashion-mnist/ subfolder")
+        return None
+
+    def verify(self, where: _Location):
+        """Raises the DataError load would raise for the files at `where` (a result of locate)."""
+        self._read(where)
+
+    def _read(self, where: _Location):
+        """uint8 images [N, H, W] and int64 labels of both splits, each file checked."""
+        if where.kind == "npz":
+            return idx.read_mnist_npz(where.path)
+        train = idx.read_idx_pair(where.files["train_images"], where.files["train_labels"])
+        test = idx.read_idx_pair(where.files["test_images"], where.files["test_labels"])
+        if train[0].shape[1:] != test[0].shape[1:]:
+            raise DataError(f"{where.path}: train images are {train[0].shape[1:]} but test images "
+                            f"are {test[0].shape[1:]}")
+        return train, test
 
     def load(self, data_dir=None, explicit=True, image_size=None) -> Dataset:
         where = self.locate(data_dir, explicit)
-        if where.kind == "npz":
-            (x_train, y_train), (x_test, y_test) = idx.read_mnist_npz(where.path)
-        else:
-            x_train, y_train = idx.read_idx_pair(where.files["train_images"], where.files["train_labels"])
-            x_test, y_test = idx.read_idx_pair(where.files["test_images"], where.files["test_labels"])
-            if x_train.shape[1:] != x_test.shape[1:]:
-                raise DataError(f"{where.path}: train images are {x_train.shape[1:]} but test images "
-                                f"are {x_test.shape[1:]}")
+        (x_train, y_train), (x_test, y_test) = self._read(where)
         return Dataset(self.name, str(where.path), _to_float(x_train), y_train, _to_float(x_test), y_test,
                        num_classes=10, class_names=self.class_names)
 
@@ -139,9 +177,17 @@ class BuiltinDataset:
     num_classes: int = 10
 
     def locate(self, data_dir=None, explicit=True):
+        search_roots(data_dir)  # a --data-dir that is not a folder is an error here too
         return _Location("builtin", Path(self.source))
 
+    def auto_refusal(self, folder: Path) -> Optional[str]:
+        return None
+
+    def verify(self, where: _Location):
+        pass
+
     def load(self, data_dir=None, explicit=True, image_size=None) -> Dataset:
+        self.locate(data_dir)
         return self.loader()
 
     def where(self, data_dir=None) -> str:
@@ -187,14 +233,25 @@ def _unknown(name):
 
 
 def resolve(name: str, data_dir=None, order=AUTO_ORDER) -> str:
-    """Maps `auto` to the first data set of `order` that is present; checks other names."""
+    """Maps `auto` to the first data set of `order` that is present; checks other names.
+
+    `auto` reads only named subfolders and files of --data-dir; a set held in --data-dir itself,
+    which only an explicit --dataset reads, is an error rather than passed over.
+    """
+    roots = search_roots(data_dir)
     if name != "auto":
         if name not in DATASETS:
             raise _unknown(name)
         return name
+    given = [root for label, root in roots if label == "--data-dir"]
     for candidate in order:
+        spec = DATASETS[candidate]
+        for root in given:
+            refusal = spec.auto_refusal(root)
+            if refusal:
+                raise DataError(refusal)
         try:
-            DATASETS[candidate].locate(data_dir, explicit=False)
+            spec.locate(data_dir, explicit=False)
             return candidate
         except DataNotFound:
             continue
@@ -211,12 +268,49 @@ def load(name: str = "auto", data_dir=None, image_size=None) -> Dataset:
     return DATASETS[resolve(name, data_dir)].load(data_dir, explicit, image_size=image_size)
 
 
+@dataclass(frozen=True)
+class Availability:
+    """One row of describe(): `status` is "found", "missing" or "damaged"; `where` is the path
+    found, how to get the set, or the loader's reason for refusing it.
+
+    Unpacks as (name, found, where), `found` being True for "found" alone.
+    """
+    name: str
+    status: str
+    where: str
+
+    @property
+    def found(self) -> bool:
+        return self.status == "found"
+
+    def __iter__(self):
+        return iter((self.name, self.found, self.where))
+
+
 def describe(data_dir=None):
-    """For each data set: (name, found, where it was found or how to get it)."""
+    """For each data set, an Availability: what `--dataset NAME` would read, checked as its loader
+    checks it short of decoding images."""
+    search_roots(data_dir)  # a bad --data-dir or $TF_PARITY_DATA is one error, not a row per set
+    checked = {}  # CIFAR-100's two label modes read the same files
     rows = []
     for name, spec in DATASETS.items():
         try:
-            rows.append((name, True, spec.where(data_dir)))
+            where = spec.locate(data_dir)
+            key = (type(spec), where.kind, where.path)
+            if key not in checked:
+                checked[key] = _refusal(spec, where)
+            if checked[key]:
+                raise checked[key]
+            rows.append(Availability(name, "found", str(where.path)))
         except DataError as e:
-            rows.append((name, False, str(e)))
+            rows.append(Availability(name, "missing" if isinstance(e, DataNotFound) else "damaged", str(e)))
     return rows
+
+
+def _refusal(spec, where):
+    """The DataError the loader would raise for the files at `where`, or None."""
+    try:
+        spec.verify(where)
+    except DataError as e:
+        return e
+    return None
