@@ -332,10 +332,13 @@ class _KerasStyle:
 
         ends = []
 
+        style = self.style
+
         class Clock(keras.callbacks.Callback):
             def on_train_batch_end(self, batch, logs=None):
-                float(logs["loss"])  # a sync, should the step still be running on a device
+                mean = float(logs["loss"])  # also a sync, should the step still be running on a device
                 ends.append(time.perf_counter())
+                _finite(style, batch + 1, mean)  # fit logs the running mean: non-finite once a step is
 
         if not hasattr(self, "_dataset"):
             self._dataset = tf.data.Dataset.from_tensors((self.x, self.y)).repeat()
@@ -358,12 +361,29 @@ def _is_fit(driver, phase):
     return phase == "train" and isinstance(driver, _KerasStyle) and driver.style == "fit"
 
 
+def _finite(style, step, loss):
+    """Raises runners.Diverged for a non-finite training loss: a NaN step is no step to time."""
+    if not math.isfinite(loss):
+        from parity.runners import Diverged
+
+        raise Diverged(style, step, loss)
+
+
+def _step(driver, phase):
+    if phase != "train":
+        return driver.infer_step
+    def train_step():
+        driver.trained = getattr(driver, "trained", 0) + 1
+        _finite(getattr(driver, "style", "legacy"), driver.trained, driver.train_step())
+    return train_step
+
+
 def _warm_up(driver, phase, warmup):
     """Runs the untimed first `warmup` steps of a phase; returns their seconds."""
     if _is_fit(driver, phase):
         first, rest = driver.fit(max(warmup - 1, 0))
         return first + sum(rest)
-    step = driver.train_step if phase == "train" else driver.infer_step
+    step = _step(driver, phase)
     began = time.perf_counter()
     for _ in range(warmup):
         step()
@@ -374,7 +394,7 @@ def _timed(driver, phase, steps):
     """The seconds of each of `steps` steps of a phase."""
     if _is_fit(driver, phase):
         return driver.fit(steps)[1]
-    step = driver.train_step if phase == "train" else driver.infer_step
+    step = _step(driver, phase)
     times = []
     for _ in range(steps):
         began = time.perf_counter()
@@ -405,10 +425,12 @@ def _row(model, style, phase, setting, build_s, warm_s, times, flops, peak_gflop
 
 
 def _failed_row(model, style, phase, setting, error):
+    from parity.runners import Diverged
+
     return {"model": model, "style": style, "phase": phase, "batch_size": setting.batch_size, "steps": 0,
             "warmup_steps": setting.warmup, "ms_per_step": None, "ratio": None, "images_per_s": None,
             "gflops_per_s": None, "peak_share": None, "warmup_s": None, "peak_rss_mb": None, "rss_growth_mb": None,
-            "error": f"{type(error).__name__}: {error}"}
+            "error": f"{type(error).__name__}: {error}", "diverged": isinstance(error, Diverged)}
 
 
 def bench_model(spec, config, peak_gflops, memory, log=lambda message: None):

@@ -1,5 +1,10 @@
 """The six parity checks, in the order of DESIGN.md. Each returns a `Check` whose message
-names the layer or variable where the two styles first part."""
+names the layer or variable where the two styles first part.
+
+Every comparison looks for NaN and infinity first: a difference with a NaN in it is never
+greater than a tolerance, so a plain `diff > tol` would pass two diverged runs. A non-finite
+value on one side fails the check with its own reason; non-finite values on both sides in the
+same places are a match that proves nothing, and the check is reported not informative."""
 import itertools
 from dataclasses import dataclass, field
 
@@ -14,13 +19,74 @@ class Check:
     passed: bool
     figures: dict = field(default_factory=dict)
     message: str = ""
+    informative: bool = True   # False: the two styles agree, but where agreeing proves nothing
+
+    def __post_init__(self):
+        self.passed = bool(self.passed) and self.informative
+
+    @property
+    def status(self):
+        if self.figures.get("ran") is False:
+            return "not_run"
+        if not self.informative:
+            return "not_informative"
+        return "passed" if self.passed else "failed"
 
     def to_json(self):
-        return {"name": self.name, "passed": bool(self.passed), **self.figures, "message": self.message}
+        return {"name": self.name, "passed": self.passed, "status": self.status, **self.figures,
+                "message": self.message}
 
 
 def not_run(name, reason):
     return Check(name, False, {"ran": False}, f"not run: {reason}")
+
+
+def not_informative(name, figures, message):
+    return Check(name, False, figures, message, informative=False)
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """Non-finite values in a comparison: `same` when both sides hold them in exactly the same
+    places with the same values (NaN, inf or -inf), else the comparison fails."""
+    same: bool
+    message: str
+
+
+def nonfinite(what, legacy, eager):
+    """None when every value of `legacy` and `eager` (scalars or arrays) is finite; else a
+    NonFinite whose message names both sides, e.g. 'legacy loss is NaN, eager loss is 2.303'."""
+    a, b = np.asarray(legacy, np.float64), np.asarray(eager, np.float64)
+    bad_a, bad_b = ~np.isfinite(a), ~np.isfinite(b)
+    if not (bad_a.any() or bad_b.any()):
+        return None
+    same = a.shape == b.shape and np.array_equal(bad_a, bad_b) and \
+        np.array_equal(a[bad_a], b[bad_b], equal_nan=True)
+    if same:
+        where = "" if a.ndim == 0 else " in the same places"
+        return NonFinite(True, f"legacy and eager {what} {_describe(a, plural=True)}{where}")
+    return NonFinite(False, f"legacy {what} {_describe(a)}, eager {what} {_describe(b)}")
+
+
+def _describe(values, plural=False):
+    if values.ndim == 0:
+        value = float(values)
+        text = "NaN" if np.isnan(value) else ("inf" if value == np.inf else "-inf" if value == -np.inf
+                                               else f"{value:.7g}")
+        return f"{'are both' if plural else 'is'} {text}"
+    counts = [(int(np.sum(np.isnan(values))), "NaN"), (int(np.sum(values == np.inf)), "inf"),
+              (int(np.sum(values == -np.inf)), "-inf")]
+    named = [f"{n} {kind}" for n, kind in counts if n]
+    if not named:
+        return "are finite" if plural else "is finite"
+    return f"{'both hold' if plural else 'holds'} {' and '.join(named)} of {values.size} values"
+
+
+def first_nonfinite(comparisons):
+    """The first NonFinite among (what, legacy, eager) comparisons that is not `same`, else the
+    first that is, else None."""
+    found = [f for f in (nonfinite(*c) for c in comparisons) if f is not None]
+    return next((f for f in found if not f.same), found[0] if found else None)
 
 
 def _close(a, b, atol, rtol):
@@ -43,6 +109,9 @@ def layer_shapes(legacy, eager):
     """2. Every named layer output has the same shape in both styles, in the same order."""
     ls, es = legacy.layer_shapes(), eager.layer_shapes()
     figures = {"layers": len(ls)}
+    if not ls and not es:
+        return not_informative("layer_shapes", figures, "neither style names a layer output, so no shape was "
+                                                        "compared")
     for i, (ln, en) in enumerate(zip(ls, es)):
         if ln != en:
             return Check("layer_shapes", False, figures,
@@ -64,12 +133,17 @@ def forward(legacy, eager, x, tolerances, modes=("inference",)):
     """3. Same weights, same batch: outputs within tolerance in each mode; on failure, the
     first named layer where the outputs part."""
     atol, rtol = tolerances.forward_atol.value, tolerances.forward_rtol.value
-    figures, failures = {"atol": atol, "rtol": rtol}, []
+    figures, failures, same = {"atol": atol, "rtol": rtol}, [], []
     saved = eager.get_weights()  # a training-mode call moves Keras' batch-norm statistics
     try:
         for mode in modes:
             training = mode == "training"
             out_l, out_e = legacy.forward(x, training), eager.forward(x, training)
+            bad = nonfinite("outputs", out_l, out_e)
+            if bad is not None:
+                figures[f"{mode}_max_abs_diff"] = None
+                (same if bad.same else failures).append(f"{mode} mode: {bad.message}")
+                continue
             diff = float(np.max(np.abs(out_l.astype(np.float64) - out_e)))
             figures[f"{mode}_max_abs_diff"] = diff
             if not _close(out_e, out_l, atol, rtol):
@@ -80,7 +154,9 @@ def forward(legacy, eager, x, tolerances, modes=("inference",)):
             eager.set_weights(saved)
     finally:
         eager.set_weights(saved)
-    return Check("forward", not failures, figures, "; ".join(failures))
+    if same and not failures:
+        return not_informative("forward", figures, "; ".join(same))
+    return Check("forward", not failures, figures, "; ".join(failures + same))
 
 
 def first_parting_layer(legacy, eager, x, training, atol, rtol):
@@ -105,6 +181,8 @@ def dead_variables(legacy, x, y, tolerances, candidates_below=1e-2):
     below `candidates_below` of the largest are tried.
     """
     loss, grads = legacy.loss_and_gradients(x, y, True)
+    if not (np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads)):
+        return []  # the gradients check fails on the non-finite values themselves
     largest = max(float(np.max(np.abs(g))) for g in grads)
     weights = legacy.get_weights()
     trainable = [i for i, t in enumerate(legacy.trainable_mask) if t]
@@ -136,6 +214,8 @@ def gradients(legacy, eager, x, y, tolerances, training=True, dead=(), more_batc
     """
     tol = tolerances.gradient_rtol.value
     names = [n for n, t in zip(legacy.names, legacy.trainable_mask) if t]
+    if not names:
+        return Check("gradients", False, {"rtol": tol}, "the legacy model has no trainable variable")
     skipped = []
     for index, (bx, by) in enumerate(itertools.chain([(x, y)], more_batches)):
         saved = eager.get_weights()  # a training-mode call moves Keras' batch-norm statistics
@@ -144,6 +224,14 @@ def gradients(legacy, eager, x, y, tolerances, training=True, dead=(), more_batc
             loss_e, grads_e, ops_e, kinks_e = eager.gradients_and_kinks(bx, by, training)
         finally:
             eager.set_weights(saved)
+        bad = first_nonfinite([("loss", loss_l, loss_e)] +
+                              [(f"gradient of {n}", a, b) for n, a, b in zip(names, grads_l, grads_e)])
+        if bad is not None:
+            figures = {"legacy_loss": loss_l, "eager_loss": loss_e, "batch": index, "rtol": tol,
+                       "skipped_batches": skipped}
+            message = f"batch {index}: {bad.message}"
+            return not_informative("gradients", figures, message) if bad.same else \
+                Check("gradients", False, figures, message)
         worst, worst_name, first_bad = worst_relative(names, grads_l, grads_e, dead, tol)
         figures = {"legacy_loss": loss_l, "eager_loss": loss_e, "max_relative_diff": worst,
                    "worst_variable": worst_name, "rtol": tol, "dead_variables": list(dead), "batch": index,
@@ -180,8 +268,10 @@ def worst_relative(names, grads_l, grads_e, dead, tol):
     for name, gl, ge in zip(names, grads_l, grads_e):
         if name in dead:
             continue
-        scale = float(np.max(np.abs(gl)))
-        rel = float(np.max(np.abs(gl.astype(np.float64) - ge)) / max(scale, 1e-30))
+        scale = float(np.max(np.abs(gl))) if np.size(gl) else 0.0
+        rel = float(np.max(np.abs(gl.astype(np.float64) - ge)) / max(scale, 1e-30)) if np.size(gl) else 0.0
+        if not np.isfinite(rel):
+            rel = np.inf  # a NaN would never compare greater than the tolerance
         if rel > worst:
             worst, worst_name = rel, name
         if rel > tol and first_bad is None:
@@ -196,6 +286,7 @@ class StepRecord:
     loss_e: float
     grads: list      # per trainable variable: (max |g_l - g_e|, max |g_l|, max |g_e|)
     weights: list    # per variable: (max |w_l - w_e| after the step, max |w_l|, moved in legacy, moved in eager)
+    nonfinite: "NonFinite | None" = None   # the first non-finite loss, gradient or weight of the step
 
 
 def teacher_forced_steps(legacy, eager, batches, steps, on_step=None):
@@ -206,9 +297,11 @@ def teacher_forced_steps(legacy, eager, batches, steps, on_step=None):
     gradients there and applies the legacy's gradients with its own optimizer. Loss,
     gradients, optimizer update and batch-norm update are so compared step by step, free of
     the float32 chaos that makes two free-running trainings part (pitfall `float32-chaos`).
+    The steps stop after the first one that holds a non-finite value on either side.
     """
     records = []
     before = legacy.get_weights()
+    trainable = [n for n, t in zip(legacy.names, legacy.trainable_mask) if t]
     for k in range(steps):
         x, y = next(batches)
         loss_l, grads_l = legacy.train_step_with_gradients(x, y)
@@ -216,14 +309,18 @@ def teacher_forced_steps(legacy, eager, batches, steps, on_step=None):
         eager.set_weights(before)
         loss_e, grads_e = eager.forced_step(x, y, grads_l)
         after_e = eager.get_weights()
-        grads = [(_max_abs_diff(a, b), float(np.max(np.abs(a))), float(np.max(np.abs(b))))
-                 for a, b in zip(grads_l, grads_e)]
-        weights = [(_max_abs_diff(a, e), float(np.max(np.abs(a))), not np.array_equal(a, w), not np.array_equal(e, w))
+        bad = first_nonfinite([("loss", loss_l, loss_e)] +
+                              [(f"gradient of {n}", a, b) for n, a, b in zip(trainable, grads_l, grads_e)] +
+                              [(f"{n} after the update", a, b) for n, a, b in zip(legacy.names, after_l, after_e)])
+        grads = [(_max_abs_diff(a, b), _max_abs(a), _max_abs(b)) for a, b in zip(grads_l, grads_e)]
+        weights = [(_max_abs_diff(a, e), _max_abs(a), not np.array_equal(a, w), not np.array_equal(e, w))
                    for a, e, w in zip(after_l, after_e, before)]
-        records.append(StepRecord(loss_l, loss_e, grads, weights))
+        records.append(StepRecord(loss_l, loss_e, grads, weights, bad))
         before = after_l
         if on_step is not None:
             on_step(k, loss_l)
+        if bad is not None:
+            break
     eager.set_weights(before)
     return records
 
@@ -232,16 +329,27 @@ def _max_abs_diff(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - b))) if np.size(a) else 0.0
 
 
+def _max_abs(a):
+    return float(np.max(np.abs(a))) if np.size(a) else 0.0
+
+
 def training_steps(names, trainable_mask, records, tolerances, dead=()):
     """5. Same start, same batches, same optimizer settings, teacher-forced: at every step the loss
     and every weight after the update (batch-norm statistics included) within tolerance. Names the
-    first step and variable that part, and statistics that never moved."""
+    first step and variable that part, a step with a non-finite value, and statistics that never
+    moved."""
     t = tolerances
+    if not records:
+        return Check("training_steps", False, {"steps": 0}, "no teacher-forced step ran")
+    for r in records:  # records built by hand may not have looked
+        r.nonfinite = r.nonfinite or nonfinite("loss", r.loss_l, r.loss_e)
+    bad_step = next((k for k, r in enumerate(records, start=1) if r.nonfinite is not None), None)
+    finite = records[:bad_step - 1] if bad_step else records
     trainable = [n for n, m in zip(names, trainable_mask) if m]
-    loss_diffs = np.array([abs(r.loss_l - r.loss_e) for r in records])
+    loss_diffs = np.array([abs(r.loss_l - r.loss_e) for r in finite])
     grad_worst, grad_worst_at, weight_worst, problems = 0.0, None, 0.0, []
     first = {}
-    for k, r in enumerate(records, start=1):
+    for k, r in enumerate(finite, start=1):
         if loss_diffs[k - 1] > t.step_loss_atol.value and "loss" not in first:
             first["loss"] = (f"step {k}: losses {r.loss_l:.7g} and {r.loss_e:.7g} part by {loss_diffs[k - 1]:.3g} "
                              f"> {t.step_loss_atol.value:g}")
@@ -254,14 +362,14 @@ def training_steps(names, trainable_mask, records, tolerances, dead=()):
         for name, (diff, scale, _, _) in zip(names, r.weights):
             bound = t.step_weights_atol.value + t.step_weights_rtol.value * scale
             weight_worst = max(weight_worst, diff / bound)
-            if diff > bound and "weights" not in first:
+            if not diff <= bound and "weights" not in first:  # a NaN difference fails too
                 first["weights"] = f"step {k}: after the update {name} parts by {diff:.3g} > {bound:.3g}"
-    moved_l = [any(r.weights[i][2] for r in records) for i in range(len(names))]
-    moved_e = [any(r.weights[i][3] for r in records) for i in range(len(names))]
+    moved_l = [any(r.weights[i][2] for r in finite) for i in range(len(names))]
+    moved_e = [any(r.weights[i][3] for r in finite) for i in range(len(names))]
     figures = {
         "steps": len(records),
-        "max_loss_diff": float(loss_diffs.max()),
-        "max_loss_diff_step": int(loss_diffs.argmax()) + 1,
+        "max_loss_diff": float(loss_diffs.max()) if len(loss_diffs) else None,
+        "max_loss_diff_step": int(loss_diffs.argmax()) + 1 if len(loss_diffs) else None,
         "max_gradient_relative_diff": grad_worst,
         "max_gradient_relative_diff_at": grad_worst_at,
         "max_weight_diff_to_tolerance": weight_worst,
@@ -272,6 +380,8 @@ def training_steps(names, trainable_mask, records, tolerances, dead=()):
         "step_weights_atol": t.step_weights_atol.value,
         "step_weights_rtol": t.step_weights_rtol.value,
     }
+    if bad_step:
+        figures["nonfinite_step"] = bad_step
     for side, moved, other in (("legacy", moved_l, moved_e), ("eager", moved_e, moved_l)):
         stuck = [n for n, m, o, tr in zip(names, moved, other, trainable_mask) if not tr and not m and o]
         if stuck:
@@ -280,6 +390,12 @@ def training_steps(names, trainable_mask, records, tolerances, dead=()):
             problems.append(f"{len(stuck)} {side} non-trainable variables never moved{hint}: "
                             f"{', '.join(stuck[:4])}{', ...' if len(stuck) > 4 else ''}")
     problems += [first[k] for k in ("loss", "weights") if k in first]
+    if bad_step:
+        bad = records[bad_step - 1].nonfinite
+        message = f"step {bad_step}: {bad.message}"
+        if bad.same and not problems:
+            return not_informative("training_steps", figures, f"{message}; the steps before it agree")
+        problems.append(message)
     return Check("training_steps", not problems, figures, "; ".join(problems))
 
 
@@ -289,31 +405,65 @@ def accuracy(acc_l, acc_e, steps, tolerances, free_running=None, chance=None, ch
     than one of `checkpoints` (the steps whose weights scored a share of the test set, see
     parity.suite.free_run) the accuracies are read over the run's tail.
 
-    `chance` (percent, 100 / classes): where both accuracies lie within a point of it, the check
-    still compares them but says that two untrained-looking models agreeing proves little."""
+    `chance` (percent: what always answering the most frequent test class scores): where the
+    accuracies agree but one lies below tolerances.informative_accuracy's floor, two models that
+    learned little agree, which proves little: the check is reported not informative."""
     tol = tolerances.accuracy_points.value
-    diff = abs(acc_l - acc_e)
-    figures = {"steps": steps, "legacy_accuracy": acc_l, "eager_accuracy": acc_e, "diff_points": diff,
-               "points_tolerance": tol, **(free_running or {})}
+    figures = {"steps": steps, "legacy_accuracy": acc_l, "eager_accuracy": acc_e, "points_tolerance": tol,
+               **(free_running or {})}
     if checkpoints and len(checkpoints) > 1:
         figures["checkpoints"] = list(checkpoints)
-    message = "" if diff <= tol else f"accuracies {acc_l:.2f}% and {acc_e:.2f}% part by {diff:.2f} points"
+    bad = nonfinite("test accuracy", acc_l, acc_e)
+    if bad is not None:
+        message = f"{bad.message} (non-finite test predictions)"
+        return not_informative("accuracy", figures, message) if bad.same else Check("accuracy", False, figures,
+                                                                                    message)
+    diff = abs(acc_l - acc_e)
+    figures["diff_points"] = diff
+    if diff > tol:
+        return Check("accuracy", False, figures, f"accuracies {acc_l:.2f}% and {acc_e:.2f}% part by {diff:.2f} points")
     if chance is not None:
-        figures["chance_accuracy"] = chance
-        figures["both_at_chance"] = max(abs(acc_l - chance), abs(acc_e - chance)) <= 1.0
-        if figures["both_at_chance"]:
-            message = "; ".join(filter(None, [message, (
-                f"both styles at chance ({chance:.2f}%): agreeing there proves little; train longer "
-                "(--accuracy-steps)")]))
-    return Check("accuracy", diff <= tol, figures, message)
+        floor = informative_floor(chance, tolerances)
+        figures.update(chance_accuracy=chance, informative_floor=floor)
+        if min(acc_l, acc_e) < floor:
+            return not_informative("accuracy", figures, (
+                f"not informative: {min(acc_l, acc_e):.2f}% is below {floor:.2f}% (chance {chance:.2f}%), so two "
+                "models that learned little agree; train longer (--accuracy-steps)"))
+    return Check("accuracy", True, figures)
+
+
+def informative_floor(chance, tolerances):
+    """The test accuracy (percent) below which a model counts as having learned too little for
+    agreement to prove anything: `informative_accuracy` times chance, at most halfway from chance
+    to 100%."""
+    return chance + min((tolerances.informative_accuracy.value - 1) * chance, (100.0 - chance) / 2)
 
 
 def reconstruction(loss_l, loss_e, steps, tolerances, free_running=None):
     """6 (autoencoders). Test reconstruction loss of both styles after the same recipe from the same
     start, each training on its own."""
     tol = tolerances.reconstruction_atol.value
+    figures = {"steps": steps, "legacy_loss": loss_l, "eager_loss": loss_e, "atol": tol, **(free_running or {})}
+    bad = nonfinite("test reconstruction loss", loss_l, loss_e)
+    if bad is not None:
+        return not_informative("reconstruction", figures, bad.message) if bad.same else \
+            Check("reconstruction", False, figures, bad.message)
     diff = abs(loss_l - loss_e)
-    figures = {"steps": steps, "legacy_loss": loss_l, "eager_loss": loss_e, "diff": diff, "atol": tol,
-               **(free_running or {})}
+    figures["diff"] = diff
     message = "" if diff <= tol else f"reconstruction losses {loss_l:.5f} and {loss_e:.5f} part by {diff:.3g}"
     return Check("reconstruction", diff <= tol, figures, message)
+
+
+def diverged(name, steps, stops, figures=None):
+    """6, when a free run stopped at a non-finite loss. `stops` maps each style to its
+    runners.Diverged, or None where it ran every step. Both styles diverging at the same step to
+    the same value is a match that says nothing about the test figure: not informative."""
+    figures = {"steps": steps, **(figures or {}),
+               "diverged": {style: stop.to_json() if stop else None for style, stop in stops.items()}}
+    parts = [f"{style} {stop.reason()}" if stop else f"{style} ran all {steps} steps" for style, stop in stops.items()]
+    first, second = stops.values()
+    if first and second and first.step == second.step and \
+            nonfinite("loss", first.loss, second.loss).same:
+        return not_informative(name, figures, f"both styles diverge: {first.reason()}; the port fails as the "
+                                              "original does, which proves nothing")
+    return Check(name, False, figures, "; ".join(parts))

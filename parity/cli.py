@@ -1,19 +1,35 @@
-"""The `tf-parity` command: parses, checks the arguments, dispatches. Exit status: 0 success,
-1 a parity check failed (or a benchmark style failed, its row written as an error), 2 a usage or
-input error (one line on stderr, no traceback)."""
+"""The `tf-parity` command: parses, checks every argument and output path before any model is
+built, dispatches.
+
+Exit status:
+  0    success: every check passed
+  1    a parity check failed or was not informative (or a benchmark style failed, its row
+       written as an error)
+  2    a usage or input error, or a file that could not be written: one line on stderr, no
+       traceback, nothing half-written
+  3    a training run diverged: its loss turned NaN or infinite, at the step named
+  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM; stderr says what was left on disk
+"""
 import argparse
+import signal
 import sys
 from pathlib import Path
 
-from parity import registry
+from parity import outputs, registry
 from parity.datasets import DATASETS, DataError
 
 LEGACY_STYLES = ("legacy",)
 EAGER_STYLES = ("eager", "function", "xla", "fit")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 3, 130, 143
+SEED_RANGE = (0, 2**32 - 1)   # what NumPy's and Keras' seeding accept
 
 
 class UsageError(Exception):
     pass
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every `finally` cleans up on the way out."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,6 +50,15 @@ def _dataset(name):
     return name
 
 
+def _locate_data(args, spec):
+    """Finds the run's data set (a bad --data-dir or $TF_PARITY_DATA, or files `auto` cannot place,
+    fail here); the files themselves are read, and checked, when the run loads them."""
+    from parity import datasets
+
+    datasets.search_roots(args.data_dir)
+    datasets.resolve(args.dataset, args.data_dir, spec.data)
+
+
 def _style(name, allowed):
     if name not in allowed:
         raise UsageError(f"unknown style {name!r}; choose one of: {', '.join(allowed)}")
@@ -46,14 +71,37 @@ def _positive(name, value):
     return value
 
 
-def _writable(path):
-    from parity import report
+def _seed(value):
+    low, high = SEED_RANGE
+    if not low <= value <= high:
+        raise UsageError(f"--seed must be between {low} and {high}, got {value}")
+    return value
 
+
+def _writable(path):
     try:
-        report.check_writable(path)
+        outputs.check_writable(path)
     except OSError as e:
         raise UsageError(str(e)) from None
     return Path(path)
+
+
+def _checkpointing(args, path):
+    """Checks --checkpoint-every and --resume against the checkpoint at `path` before any model is
+    built; returns the checkpoint's header when resuming."""
+    _positive("--checkpoint-every", args.checkpoint_every)
+    if args.checkpoint_every or args.resume:
+        _writable(path)
+    return _read_meta(path) if args.resume else None
+
+
+def _read_meta(path):
+    from parity import checkpoints
+
+    try:
+        return checkpoints.read_meta(path)
+    except checkpoints.CheckpointError as e:
+        raise UsageError(str(e)) from None
 
 
 def cmd_models(args):
@@ -71,11 +119,15 @@ def cmd_data(args):
     from parity import datasets
     from parity.datasets import adapt
 
-    for name, found, where in datasets.describe(args.data_dir):
-        print(f"{name:<16} {'found' if found else 'missing':<8} {where}")
+    for row in datasets.describe(args.data_dir):
+        print(f"{row.name:<16} {row.status:<8} {row.where}")
     print("\n--dataset auto, by model:")
     for spec in registry.MODELS.values():
-        name = datasets.resolve("auto", args.data_dir, spec.data)
+        try:
+            name = datasets.resolve("auto", args.data_dir, spec.data)
+        except DataError as e:
+            print(f"  {spec.name:<16} error: {e}")
+            continue
         entry = datasets.DATASETS[name]
         # An autoencoder (num_classes 0) keeps every class, as prepare_data does.
         changes = adapt.plan(entry.image_shape, entry.num_classes, spec.input_shape,
@@ -109,28 +161,54 @@ def cmd_train(args):
     _dataset(args.dataset)
     _positive("--steps", args.steps)
     _positive("--batch-size", args.batch_size)
+    _seed(args.seed)
+    _locate_data(args, spec)
     if args.save and args.style != "legacy":
         if not args.save.endswith(".weights.h5"):
             raise UsageError(f"--save for a Keras style must end in .weights.h5, got {args.save!r}")
     if args.save:
         _writable(args.save)
+        if args.style == "legacy":
+            _writable(Path(args.save).parent / "checkpoint")
     json_path = _writable(Path(args.out) / f"train_{spec.name}_{args.style}.json")
-    from parity import training
+    from parity import checkpoints, report, training
 
-    result = training.train(spec, args.style, args.dataset, args.data_dir, args.steps, args.batch_size,
-                            args.seed, save=args.save, progress=_progress_factory(), log=_log)
-    from parity import plots, report
+    config = training.TrainConfig(model=spec.name, style=args.style, dataset=args.dataset, data_dir=args.data_dir,
+                                  steps=args.steps, batch_size=args.batch_size, seed=args.seed, save=args.save,
+                                  checkpoint=str(checkpoints.path_for(json_path, "state")),
+                                  checkpoint_every=args.checkpoint_every, resume=args.resume)
+    png_path = _writable(report.companion(json_path, "_loss.png"))
+    meta = _checkpointing(args, config.checkpoint)
+    steps, batch_size = training.plan(spec, config)
+    if meta is not None:
+        _same_run(config.checkpoint, meta, training.settings(spec, config, batch_size))
+        if meta["step"] > steps:
+            raise UsageError(f"{config.checkpoint} is at step {meta['step']}, past --steps {steps}")
+        config.checkpoint_every = config.checkpoint_every or meta["checkpoint_every"]
+    from parity import plots
 
-    report.write_json(json_path, result["report"])
-    png = plots.plot_loss_curves(report.companion(json_path, "_loss.png"), {args.style: result["losses"]},
-                                 f"{spec.name}, {args.style}, {result['report']['dataset']}")
+    result = training.train(spec, config, progress=_progress_factory(), log=_log)
     r = result["report"]
+    with outputs.together():
+        report.write_json(json_path, r)
+        plots.plot_loss_curves(png_path, {args.style: result["losses"]}, f"{spec.name}, {args.style}, {r['dataset']}")
+    if result["keeper"] is not None:
+        checkpoints.remove(result["keeper"].path)
     metric = f"test accuracy {r['test_accuracy']:.2f}%" if "test_accuracy" in r else \
         f"test reconstruction loss {r['test_reconstruction_loss']:.5f}"
     print(f"{spec.name} ({args.style}) on {r['dataset']}: {r['steps']} steps in {r['train_seconds']:.1f} s "
           f"({r['ms_per_step']:.2f} ms/step); {metric}")
-    print(f"wrote {json_path} and {png}" + (f"; weights saved to {r['saved']}" if r.get("saved") else ""))
-    return 0
+    print(f"wrote {json_path} and {png_path}" + (f"; weights saved to {r['saved']}" if r.get("saved") else ""))
+    return EXIT_OK
+
+
+def _same_run(path, meta, settings):
+    from parity import checkpoints
+
+    try:
+        checkpoints.check_settings(path, meta, settings)
+    except checkpoints.CheckpointError as e:
+        raise UsageError(str(e)) from None
 
 
 def cmd_parity(args):
@@ -140,28 +218,48 @@ def cmd_parity(args):
     _positive("--steps", args.steps)
     _positive("--accuracy-steps", args.accuracy_steps)
     _positive("--batch-size", args.batch_size)
+    _seed(args.seed)
+    _locate_data(args, spec)
     json_path = _writable(args.json or Path("results") / f"parity_{spec.name}.json")
-    from parity import plots, report, suite
+    from parity import checkpoints, plots, report, suite
 
+    companions = {"curves": _writable(report.companion(json_path, "_loss.png"))}
+    if spec.task == "reconstruction":
+        companions["reconstructions"] = _writable(report.companion(json_path, "_reconstructions.png"))
     config = suite.ParityConfig(model=spec.name, dataset=args.dataset, data_dir=args.data_dir, steps=args.steps,
                                 accuracy_steps=args.accuracy_steps, seed=args.seed, eager_style=args.eager_style,
-                                batch_size=args.batch_size)
+                                batch_size=args.batch_size, checkpoint_every=args.checkpoint_every,
+                                resume=args.resume, checkpoint_prefix=str(json_path))
+    paths = {style: checkpoints.path_for(json_path, style) for style in ("legacy", args.eager_style)}
+    for style, path in paths.items():
+        # The eager style's free run starts after the legacy's: its checkpoint may not exist yet.
+        meta = _checkpointing(args, path) if style == "legacy" or path.exists() else None
+        if meta is not None:
+            _same_run(path, meta, suite.checkpoint_settings(spec, config, style))
+            config.checkpoint_every = config.checkpoint_every or meta["checkpoint_every"]
     result, curves, reconstructions = suite.run(config, progress=_progress_factory(), log=_log)
     written = [json_path]
-    if curves:
-        written.append(plots.plot_loss_curves(
-            report.companion(json_path, "_loss.png"), curves,
-            f"{spec.name} on {result['dataset']}: legacy graph vs {args.eager_style}, same start and batches"))
-        result["loss_curves_png"] = str(written[-1])
-    if reconstructions:
-        rows = {"original": reconstructions.pop("original"), **reconstructions}
-        written.append(plots.plot_reconstructions(report.companion(json_path, "_reconstructions.png"), rows,
-                                                  f"{spec.name}: test images over both styles' reconstructions"))
-        result["reconstructions_png"] = str(written[-1])
-    report.write_json(json_path, result)
+    with outputs.together():
+        if curves:
+            written.append(plots.plot_loss_curves(
+                companions["curves"], curves,
+                f"{spec.name} on {result['dataset']}: legacy graph vs {args.eager_style}, same start and batches"))
+            result["loss_curves_png"] = str(written[-1])
+        if reconstructions:
+            rows = {"original": reconstructions.pop("original"), **reconstructions}
+            written.append(plots.plot_reconstructions(companions["reconstructions"], rows,
+                                                      f"{spec.name}: test images over both styles' reconstructions"))
+            result["reconstructions_png"] = str(written[-1])
+        report.write_json(json_path, result)
+    for path in paths.values():
+        checkpoints.remove(path)
     print(report.format_parity(result))
     print("wrote " + ", ".join(map(str, written)))
-    return 0 if result["passed"] else 1
+    if result.get("diverged"):
+        print("tf-parity: training diverged (a NaN or infinite loss), exit status 3; lower the learning rate, or "
+              "check the data and the loss for values that overflow", file=sys.stderr)
+        return EXIT_DIVERGED
+    return EXIT_OK if result["passed"] else EXIT_FAILED
 
 
 def cmd_convert(args):
@@ -170,7 +268,9 @@ def cmd_convert(args):
     if not out.endswith(".weights.h5"):
         raise UsageError(f"--out must end in .weights.h5 (Keras 3 writes no other weights format), got {out!r}")
     _writable(out)
-    from parity import convert
+    from parity import convert, transfer
+
+    transfer.checkpoint_prefix(args.checkpoint)  # a wrong path fails here, before the models are built
 
     figures = convert.checkpoint_to_keras(spec, args.checkpoint, out)
     print(f"converted {figures['variables']} variables of {spec.name} from {args.checkpoint} to {out}; "
@@ -196,6 +296,9 @@ def cmd_bench(args):
     _positive("--steps", args.steps)
     _positive("--warmup", args.warmup)
     json_path = _writable(args.json)
+    from parity import report
+
+    png_path = _writable(report.companion(json_path, "_ratios.png"))
     command = ["tf-parity", "bench", "--model", args.model]
     for flag, value in (("--styles", args.styles), ("--batch-size", args.batch_size), ("--steps", args.steps),
                         ("--warmup", args.warmup), ("--json", args.json)):
@@ -203,19 +306,20 @@ def cmd_bench(args):
             command += [flag, str(value)]
     import shlex
 
-    from parity import report
-
     config = bench.BenchConfig(models=models, styles=styles, batch_size=args.batch_size, steps=args.steps,
                                warmup=args.warmup, command=shlex.join(command))
     result = bench.run(config, log=_log)
-    report.write_json(json_path, result)
-    png = bench.plot_ratios(report.companion(json_path, "_ratios.png"), result)
+    with outputs.together():
+        report.write_json(json_path, result)
+        bench.plot_ratios(png_path, result)
     print(bench.format_table(result))
-    print(f"wrote {json_path} and {png}")
+    print(f"wrote {json_path} and {png_path}")
     failed = [f"{r['model']} {r['style']} {r['phase']}" for r in result["results"] if r.get("error")]
     if failed:
         print(f"tf-parity: {len(failed)} measurements failed: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    if any(r.get("diverged") for r in result["results"]):
+        return EXIT_DIVERGED
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _log(message):
@@ -246,6 +350,11 @@ def build_parser():
         p.add_argument("--steps", type=int, help=steps_help)
         p.add_argument("--batch-size", type=int, help="default: the document's")
         p.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default 0)")
+        p.add_argument("--checkpoint-every", type=int, metavar="N",
+                       help="write a training checkpoint (weights, optimizer state, data position) every N steps, "
+                            "beside the report; a finished run removes it")
+        p.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoint an interrupted run with the same settings left")
 
     p = sub.add_parser("train", help="train one model in one style with the document's recipe")
     common(p, "training steps (default: the document's full recipe)")
@@ -285,21 +394,61 @@ def build_parser():
 
 
 def main(argv=None):
+    from parity.checkpoints import CheckpointError
     from parity.transfer import TransferError
 
     parser = build_parser()
+    outputs.reset()
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
-            return 2
+            return EXIT_USAGE
         return args.func(args)
-    except (UsageError, DataError, TransferError) as e:
+    except (UsageError, DataError, TransferError, CheckpointError) as e:
         print(f"tf-parity: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except OSError as e:
+        print(f"tf-parity: error: {_os_error(e)}; {outputs.left_on_disk()}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        print("tf-parity: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        print(f"tf-parity: interrupted (SIGINT); {outputs.left_on_disk()}", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print(f"tf-parity: terminated (SIGTERM); {outputs.left_on_disk()}", file=sys.stderr)
+        return EXIT_SIGTERM
+    except _diverged() as e:
+        print(f"tf-parity: {e}; {outputs.left_on_disk()}. Lower the learning rate, or check the data "
+              "and the loss for values that overflow", file=sys.stderr)
+        return EXIT_DIVERGED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread():
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def _diverged():
+    """runners.Diverged once TensorFlow is imported; an exception nothing raises before that."""
+    runners = sys.modules.get("parity.runners")
+    return runners.Diverged if runners else _NeverRaised
+
+
+class _NeverRaised(Exception):
+    pass
+
+
+def _os_error(e):
+    return f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,5 @@
 """Figures written as PNG files: the document's plots, and both styles' loss curves."""
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -10,21 +8,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from parity import outputs  # noqa: E402
+
 
 def save(fig, path):
-    """Writes `fig` to `path` through a temporary file, so no half-written PNG is left behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
+    """Writes `fig` to `path` as PNG, whole or not at all (parity.outputs)."""
     try:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
-        os.replace(tmp, path)
+        with outputs.atomic(path, "figure") as tmp:
+            fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return Path(path)
 
 
 def _label(classes, names):

@@ -4,16 +4,16 @@ import time
 
 
 class Progress:
-    def __init__(self, total, description="", stream=None, width=30):
+    def __init__(self, total, description="", stream=None, width=30, initial=0):
         self.total = max(int(total), 1)
         self.description = description
         self.stream = stream or sys.stderr
         self.width = width
-        self.count = 0
+        self.count = self._initial = min(int(initial), self.total)  # a resumed run starts part-way
         self.postfix = ""
         self.start = time.perf_counter()
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._next_report = 0.1
+        self._next_report = (int(10 * self.count / self.total) + 1) / 10
         self._last_draw = 0.0
 
     def update(self, n=1, postfix=None):
@@ -37,7 +37,7 @@ class Progress:
         fraction = self.count / self.total
         filled = int(self.width * fraction)
         bar = "#" * filled + "-" * (self.width - filled)
-        rate = self.count / elapsed if elapsed > 0 else 0.0
+        rate = (self.count - self._initial) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.count) / rate if rate > 0 else 0.0
         text = f"{self.description} [{bar}] {self.count}/{self.total} {rate:.1f} it/s, " \
                f"{_clock(elapsed)} elapsed, {_clock(eta)} left"

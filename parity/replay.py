@@ -28,6 +28,7 @@ def replay_seed001(run, data, out_dir, label, dataset_name, log=print, stages=ST
     for iterations, errors, confusion in stages:
         if iterations:
             total_seconds += run.optimize(iterations, log=log)
+            _check_finite(run, label)
         result = run.print_test_accuracy(errors, confusion, out_dir, prefix=f"{label}_", log=log)
         rows.append({"iterations": run.total_iterations, "accuracy": round(100 * result.accuracy, 2),
                      "document_mnist_accuracy": DOCUMENT.get(run.total_iterations),
@@ -54,6 +55,17 @@ def replay_seed001(run, data, out_dir, label, dataset_name, log=print, stages=ST
         doc = f"{r['document_mnist_accuracy']:.1f}%" if r["document_mnist_accuracy"] is not None else "-"
         log(f"{r['iterations']:>10}  {r['accuracy']:>7.2f}%  {doc:>16}  {r['train_seconds']:>8.1f} s")
     return summary
+
+
+def _check_finite(run, label):
+    """Raises runners.Diverged when a Seed001 run's weights are no longer finite. The document's
+    optimize() fetches no loss, so divergence is caught after each of its stages, not at its step."""
+    from parity.runners import Diverged
+
+    for name in ("conv1", "conv2"):
+        if not np.all(np.isfinite(run.conv_weights(name))):
+            raise Diverged(label, run.total_iterations, float("nan"),
+                           seen=f"{name}'s weights are no longer finite (checked after each of the document's stages)")
 
 
 def replay_epochs(spec, style, data, epochs, steps_per_epoch, batch_size, out_dir, seed=0, validation_freq=1,

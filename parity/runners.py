@@ -5,13 +5,60 @@ layer output shapes, run a forward pass (also stage by stage), take gradients, a
 a stream of batches. Images are float32 NHWC; labels are whatever the model's recipe wants.
 """
 import collections
+import math
+import os
+from pathlib import Path
 
 import numpy as np
 
-from parity import kinks
+from parity import kinks, outputs
 from parity.runtime import import_tensorflow
 
 tf = import_tensorflow()
+
+
+class Diverged(Exception):
+    """A training run reached a non-finite loss at `step` (counted from 1 since the optimizer's
+    reset); the run stops there rather than train on NaN weights."""
+
+    def __init__(self, style, step, loss, last_finite=None, seen=None):
+        super().__init__(style, step, loss)
+        self.style, self.step, self.loss = style, step, float(loss)
+        self.last_finite = last_finite   # (step, loss) of the last finite loss, or None
+        self.seen = seen                 # where a loop that fetches no loss saw it instead
+
+    def reason(self):
+        if self.seen:
+            return f"{self.seen} at step {self.step}"
+        text = f"loss is {'NaN' if math.isnan(self.loss) else self.loss} at step {self.step}"
+        if self.last_finite:
+            text += f" (last finite loss {self.last_finite[1]:.6g} at step {self.last_finite[0]})"
+        return text
+
+    def __str__(self):
+        return f"{self.style} training diverged: {self.reason()}"
+
+    def to_json(self):
+        return {"style": self.style, "step": self.step, "loss": None if not math.isfinite(self.loss) else self.loss,
+                "loss_text": str(self.loss), "last_finite_step": self.last_finite and self.last_finite[0],
+                "last_finite_loss": self.last_finite and self.last_finite[1]}
+
+
+class _StepWatch:
+    """Counts a runner's training steps and raises Diverged at the first non-finite loss."""
+
+    def __init__(self, style):
+        self.style = style
+        self.reset()
+
+    def reset(self, step=0):
+        self.step, self.last_finite = step, None
+
+    def __call__(self, loss):
+        self.step += 1
+        if not math.isfinite(loss):
+            raise Diverged(self.style, self.step, loss, self.last_finite)
+        self.last_finite = (self.step, loss)
 
 
 def param_counts(shapes, trainable_mask):
@@ -45,6 +92,10 @@ class GraphRunner:
             model_variables = set(id(v) for v in m.variables)
             others = [v for v in tf.compat.v1.global_variables() if id(v) not in model_variables]
             self._reset_optimizer = tf.compat.v1.variables_initializer(others)
+            # The optimizer's slots and step counters, for a training checkpoint.
+            self._optimizer_variables = others
+            self._optimizer_inputs = [tf.compat.v1.placeholder(v.dtype.base_dtype, v.shape) for v in others]
+            self._assign_optimizer = tf.group(*[v.assign(p) for v, p in zip(others, self._optimizer_inputs)])
             self._saver = tf.compat.v1.train.Saver(var_list=list(m.variables), max_to_keep=None)
             init = tf.compat.v1.global_variables_initializer()
             self._kink_ops, self._kink_tensors = kinks.kink_ops(self.graph.get_operations())
@@ -56,6 +107,7 @@ class GraphRunner:
         self.shapes = [_shape(v.shape) for v in m.variables]
         self.trainable_mask = [bool(v.trainable) for v in m.variables]
         self._x_shape = _shape(m.x.shape)[1:]
+        self.watch = _StepWatch(self.style)
 
     @classmethod
     def from_spec(cls, spec, seed=0, graph=None, **options):
@@ -108,13 +160,21 @@ class GraphRunner:
                                                self._feed(x, y, training))
         return float(loss), grads, self._kink_ops, values
 
+    @property
+    def step(self):
+        """Training steps taken since the optimizer's last reset."""
+        return self.watch.step
+
     def train(self, batches, num_steps, on_step=None):
+        """Runs `num_steps` steps of the train op; returns their losses. Raises Diverged at the
+        first non-finite loss."""
         losses = []
         fetches = [self.model.train_op, self.model.loss]
         for i in range(num_steps):
             x, y = next(batches)
             _, loss = self.session.run(fetches, self._feed(x, y, training=True))
             losses.append(float(loss))
+            self.watch(losses[-1])
             if on_step is not None:
                 on_step(i, losses[-1])
         return losses
@@ -127,14 +187,50 @@ class GraphRunner:
 
     def reset_optimizer(self):
         self.session.run(self._reset_optimizer)
+        self.watch.reset()
+
+    def training_state(self):
+        """(name, value) of every variable training changes: the model's, then the optimizer's."""
+        names = self.names + [v.name.split(":")[0] for v in self._optimizer_variables]
+        values = self.session.run(list(self.model.variables) + self._optimizer_variables)
+        return list(zip(names, values))
+
+    def restore_training_state(self, state, step):
+        """Puts back what training_state() returned, the step count `step` included."""
+        values = _match_state(state, self.training_state())
+        count = len(self.names)
+        self.set_weights(values[:count])
+        self.session.run(self._assign_optimizer, dict(zip(self._optimizer_inputs, values[count:])))
+        self.watch.reset(step)
 
     def predict(self, x, batch_size=256):
         return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def save(self, path):
-        """Writes a TF1 Saver checkpoint with the prefix `path`; returns the prefix."""
-        with self.graph.as_default():
-            return self._saver.save(self.session, str(path), write_meta_graph=False)
+        """Writes a TF1 Saver checkpoint with the prefix `path` (its folder made if missing) and the
+        folder's `checkpoint` index naming it; returns the prefix. The files are written in a
+        temporary folder beside them and moved into place, the index last, so an interrupted save
+        leaves no checkpoint behind rather than half of one."""
+        import shutil
+        import tempfile
+
+        prefix = Path(path)
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{prefix.name}.", suffix=".partial", dir=prefix.parent))
+        try:
+            with self.graph.as_default():
+                self._saver.save(self.session, str(staging / prefix.name), write_meta_graph=False,
+                                 write_state=False)
+            files = sorted(staging.iterdir(), key=lambda f: f.suffix == ".index")
+            mask = outputs.umask()
+            for f in files:
+                os.chmod(f, 0o666 & ~mask)
+                os.replace(f, prefix.parent / f.name)
+            tf.compat.v1.train.update_checkpoint_state(str(prefix.parent), str(prefix))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        outputs.record(prefix, "TF1 Saver checkpoint: .index, .data-*, and the folder's checkpoint file")
+        return str(prefix)
 
     def close(self):
         self.session.close()
@@ -152,6 +248,7 @@ class KerasRunner:
         self._make_optimizer = make_optimizer
         self.loss_fn = loss_fn
         self.trainer = Trainer(model, make_optimizer(), loss_fn, style)
+        self.watch = _StepWatch(style)
         self.weights = list(model.weights)
         self.names = [w.path for w in self.weights]
         self.shapes = [tuple(w.shape) for w in self.weights]
@@ -236,8 +333,19 @@ class KerasRunner:
         return float(loss), [g.numpy() for g in grads], self._traced_kink_ops[bool(training)], \
             [v.numpy() for v in values]
 
+    @property
+    def step(self):
+        """Training steps taken since the optimizer's last reset."""
+        return self.watch.step
+
     def train(self, batches, num_steps, on_step=None):
-        return self.trainer.train(batches, num_steps, on_step)
+        """Runs `num_steps` training steps; returns their losses. Raises Diverged at the first
+        non-finite loss."""
+        def watched(i, loss):
+            self.watch(loss)
+            if on_step is not None:
+                on_step(i, loss)
+        return self.trainer.train(batches, num_steps, watched)
 
     def forced_step(self, x, y, gradients):
         """Loss and own gradients on (x, y) at the current weights; then applies `gradients`
@@ -252,29 +360,44 @@ class KerasRunner:
 
     def reset_optimizer(self):
         self.trainer = self._trainer_class(self.model, self._make_optimizer(), self.loss_fn, self.style)
+        self.watch.reset()
+
+    def training_state(self):
+        """(name, value) of every variable training changes: the model's, then the optimizer's."""
+        optimizer = list(self.trainer.optimizer.variables)
+        return [(w.path, w.numpy()) for w in self.weights] + [(v.path, np.asarray(v.numpy())) for v in optimizer]
+
+    def restore_training_state(self, state, step):
+        """Puts back what training_state() returned, the step count `step` included."""
+        values = _match_state(state, self.training_state())
+        for variable, value in zip(self.weights + list(self.trainer.optimizer.variables), values):
+            variable.assign(value)
+        self.watch.reset(step)
 
     def predict(self, x, batch_size=256):
         return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def save(self, path):
         """Writes the weights to `path`, which must end in .weights.h5 (Keras 3's only format),
-        through a temporary file so that an interrupted save leaves nothing behind."""
-        import os
-        from pathlib import Path
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".partial-{os.getpid()}-{path.name}")
-        try:
+        whole or not at all (parity.outputs)."""
+        with outputs.atomic(path, "Keras weights", suffix=".weights.h5") as tmp:
             self.model.save_weights(str(tmp))
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         return str(path)
 
     def close(self):
         pass
+
+
+def _match_state(state, current):
+    """The values of `state` ((name, value) pairs from a checkpoint) in the order of `current`,
+    after checking that both hold the same variables in the same order: the same shapes and last
+    name components (Keras numbers its objects per process: `adam_3/iteration` is `adam/iteration`)."""
+    if len(state) != len(current):
+        raise ValueError(f"the checkpoint holds {len(state)} variables, the model and optimizer {len(current)}")
+    for (name, value), (own, mine) in zip(state, current):
+        if name.rsplit("/", 1)[-1] != own.rsplit("/", 1)[-1] or np.shape(value) != np.shape(mine):
+            raise ValueError(f"the checkpoint's {name} {np.shape(value)} does not fit {own} {np.shape(mine)}")
+    return [value for _, value in state]
 
 
 def _functional_endpoints(model):

@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from parity import checks, datasets, registry, tolerances as tolerances_module, transfer
+from parity import checkpoints, checks, datasets, registry, tolerances as tolerances_module, transfer
 from parity.datasets import adapt
 
 
@@ -19,6 +19,12 @@ class ParityConfig:
     seed: int = 0
     eager_style: str = "function"
     batch_size: Optional[int] = None       # None: the model's parity batch size, else the document's
+    checkpoint_every: Optional[int] = None  # free runs write a checkpoint every N steps
+    resume: bool = False                   # free runs continue from their checkpoints
+    checkpoint_prefix: str = "results/parity.json"   # checkpoints go beside this report path
+
+    def batch(self, spec):
+        return self.batch_size or spec.parity_batch_size or spec.recipe.batch_size
 
 
 @dataclass
@@ -87,8 +93,17 @@ def train_in_segments(runner, batches, boundaries, on_step=lambda i, loss: None)
 
 
 def accuracy_percent(runner, data):
+    """Test accuracy in percent; NaN where a prediction is not finite (argmax would read a NaN
+    row as class 0)."""
     logits = runner.predict(data.x_test)
+    if not np.all(np.isfinite(logits)):
+        return float("nan")
     return 100.0 * float(np.mean(np.argmax(logits, axis=1) == data.y_test))
+
+
+def chance_percent(y):
+    """What always answering the most frequent class scores on labels `y`, in percent."""
+    return 100.0 * float(np.bincount(y).max()) / len(y)
 
 
 def reconstruction_loss(runner, data):
@@ -101,28 +116,45 @@ def reconstruction_loss(runner, data):
 ACCURACY_CHECKPOINT_STRIDE = 10
 
 
-def free_run(spec, runner, data, batches, steps, on_step=None):
-    """Trains `steps` steps of `batches`; returns the losses, the seconds spent training, the test
-    figure and the steps whose weights were tested. With spec.accuracy_checkpoints = K > 1 the test
-    accuracy is read over the run's tail: test image i is scored by the weights after step
-    steps - 10 * (K - 1 - i % K), so the K checkpoints share the test set and the figure costs one
-    pass over it, as the last step's alone would."""
+def scoring_steps(spec, steps):
+    """The steps of a free run of `steps` whose weights score the test set: the last alone, or with
+    spec.accuracy_checkpoints = K > 1 the last K, 10 steps apart (fewer in a short run)."""
     count = 1
     if spec.task == "classification":
         count = min(spec.accuracy_checkpoints, 1 + (steps - 1) // ACCURACY_CHECKPOINT_STRIDE)
-    ends = [steps - ACCURACY_CHECKPOINT_STRIDE * (count - 1 - k) for k in range(count)]
-    losses, seconds, correct, done = [], 0.0, 0, 0
+    return [steps - ACCURACY_CHECKPOINT_STRIDE * (count - 1 - k) for k in range(count)]
+
+
+def free_run(spec, runner, data, batches, steps, on_step=None, keeper=None, state=None):
+    """Trains from the runner's step (0, or where a checkpoint left it) to `steps` on `batches`;
+    returns the losses, the seconds spent training, the test figure and the steps whose weights
+    were tested. With several scoring steps (scoring_steps) the test accuracy is read over the
+    run's tail: test image i is scored by the weights after the (i % K)-th of the K steps, so the
+    K checkpoints share the test set and the figure costs one pass over it, as the last step's
+    alone would. `keeper` writes checkpoints along the way; `state` is what one held. Raises
+    runners.Diverged at the first non-finite loss."""
+    ends = scoring_steps(spec, steps)
+    count = len(ends)
+    state = state or checkpoints.RunState()
+    state.extra.setdefault("correct", 0)
+    state.extra.setdefault("scored", 0)
     for k, end in enumerate(ends):
-        began = time.perf_counter()
-        losses += runner.train(batches, end - done,
-                               on_step and (lambda i, loss, base=done: on_step(base + i, loss)))
-        seconds += time.perf_counter() - began
-        done = end
+        if k < state.extra["scored"]:
+            continue
+        checkpoints.train_to(runner, batches, end, state, on_step, keeper)
         if count > 1:
             logits = runner.predict(data.x_test[k::count])
-            correct += int(np.sum(np.argmax(logits, axis=1) == data.y_test[k::count]))
-    metric = 100.0 * correct / len(data.x_test) if count > 1 else test_metric(spec, runner, data)
-    return losses, seconds, metric, ends
+            state.extra["correct"] += int(np.sum(np.argmax(logits, axis=1) == data.y_test[k::count]))
+            state.extra["scored"] = k + 1
+    metric = 100.0 * state.extra["correct"] / len(data.x_test) if count > 1 else test_metric(spec, runner, data)
+    return state.losses, state.seconds, metric, ends
+
+
+def checkpoint_settings(spec, config, style):
+    """What a resumed parity free run must share with the run that wrote its checkpoint."""
+    return {"command": "parity", "model": spec.name, "style": style, "seed": config.seed,
+            "batch_size": config.batch(spec),
+            "accuracy_steps": config.accuracy_steps or spec.accuracy_steps}
 
 
 def test_metric(spec, runner, data):
@@ -137,21 +169,30 @@ RECONSTRUCTION_IMAGES = 5
 GRADIENT_SPARE_BATCHES = 3
 
 
+def _keeper(spec, config, style, data):
+    """The checkpoint writer of a style's free run, or None when the run keeps no checkpoints."""
+    if not config.checkpoint_every:
+        return None
+    return checkpoints.Keeper(checkpoints.path_for(config.checkpoint_prefix, style), config.checkpoint_every,
+                              {**checkpoint_settings(spec, config, style), "dataset": data.dataset.name})
+
+
 def run(config: ParityConfig, progress=None, log=print):
     """Runs every check; returns (report dict, loss curves by style, test reconstructions by
     style for an autoencoder, else {})."""
     from parity import runtime
+    from parity.runners import Diverged
 
     spec = registry.get(config.model)
     tol = tolerances_module.for_model(spec.name)
     data = prepare_data(spec, config.dataset, config.data_dir)
     log(f"data: {data.dataset.summary()}")
-    batch_size = config.batch_size or spec.parity_batch_size or spec.recipe.batch_size
+    batch_size = config.batch(spec)
     steps = config.steps or spec.parity_steps
     accuracy_steps = config.accuracy_steps or spec.accuracy_steps
     legacy, eager = build_runners(spec, config.seed, config.eager_style)
     results = [checks.parameters(spec, legacy, eager), checks.layer_shapes(legacy, eager)]
-    curves, timings, accuracies, reconstructions = {}, {}, {}, {}
+    curves, timings, accuracies, reconstructions, diverged = {}, {}, {}, {}, []
     try:
         transfer.transfer(legacy, eager)
     except transfer.TransferError as e:
@@ -176,28 +217,58 @@ def run(config: ParityConfig, progress=None, log=print):
         if bar:
             bar.close()
         results.append(checks.training_steps(legacy.names, legacy.trainable_mask, records, tol, dead))
+        if not np.isfinite(records[-1].loss_l):
+            last = (len(records) - 1, records[-2].loss_l) if len(records) > 1 else None
+            stop = Diverged("legacy", len(records), records[-1].loss_l, last)
+            diverged.append({"style": "legacy", "phase": "teacher-forced steps", "step": stop.step,
+                             "reason": stop.reason()})
 
+        stops = {}
         for name, runner in (("legacy", legacy), (config.eager_style, eager)):
             runner.set_weights(start)
             runner.reset_optimizer()
-            bar = progress(accuracy_steps, f"{spec.name} {name:>8}") if progress else None
-            curves[name], timings[name], accuracies[name], checkpoints = free_run(
-                spec, runner, data, data.batches(batch_size, config.seed), accuracy_steps,
-                lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"))
-            if bar:
-                bar.close()
-            if spec.task == "reconstruction":
+            batches = data.batches(batch_size, config.seed)
+            keeper, state = _keeper(spec, config, name, data), checkpoints.RunState()
+            if config.resume and keeper is not None and keeper.path.exists():
+                state = keeper.resume(runner, batches)
+                log(f"{name}: resumed from {keeper.path} at step {runner.step}")
+            bar = progress(accuracy_steps, f"{spec.name} {name:>8}", initial=runner.step) if progress else None
+            try:
+                if "metric" in state.extra:  # this style's free run had finished
+                    curves[name], timings[name], accuracies[name] = state.losses, state.seconds, state.extra["metric"]
+                else:
+                    curves[name], timings[name], accuracies[name], _ = free_run(
+                        spec, runner, data, batches, accuracy_steps,
+                        lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"), keeper, state)
+                    if keeper is not None:
+                        keeper.save(runner, checkpoints.RunState(curves[name], timings[name],
+                                                                 {"metric": accuracies[name]}))
+                stops[name] = None
+            except Diverged as e:
+                stops[name] = e
+                curves[name] = state.losses
+                diverged.append({"style": name, "phase": "free run", "step": e.step, "reason": e.reason()})
+                log(f"{spec.name} {name}: {e}")
+            finally:
+                if bar:
+                    bar.close()
+            if spec.task == "reconstruction" and stops[name] is None:
                 reconstructions[name] = runner.predict(data.x_test[:RECONSTRUCTION_IMAGES])
-        drift = np.abs(np.asarray(curves["legacy"]) - np.asarray(curves[config.eager_style]))
-        free_running = {"free_running_loss_diff_first_10_steps": float(drift[:10].max()),
-                        "free_running_max_loss_diff": float(drift.max())}
-        if spec.task == "reconstruction":
-            results.append(checks.reconstruction(accuracies["legacy"], accuracies[config.eager_style],
-                                                 accuracy_steps, tol, free_running))
+        final = "reconstruction" if spec.task == "reconstruction" else "accuracy"
+        if any(stops.values()):
+            results.append(checks.diverged(final, accuracy_steps, stops))
+            reconstructions = {}
         else:
-            results.append(checks.accuracy(accuracies["legacy"], accuracies[config.eager_style], accuracy_steps,
-                                           tol, free_running, chance=100.0 / spec.num_classes,
-                                           checkpoints=checkpoints))
+            drift = np.abs(np.asarray(curves["legacy"]) - np.asarray(curves[config.eager_style]))
+            free_running = {"free_running_loss_diff_first_10_steps": float(drift[:10].max()),
+                            "free_running_max_loss_diff": float(drift.max())}
+            if spec.task == "reconstruction":
+                results.append(checks.reconstruction(accuracies["legacy"], accuracies[config.eager_style],
+                                                     accuracy_steps, tol, free_running))
+            else:
+                results.append(checks.accuracy(accuracies["legacy"], accuracies[config.eager_style], accuracy_steps,
+                                               tol, free_running, chance=chance_percent(data.y_test),
+                                               checkpoints=scoring_steps(spec, accuracy_steps)))
     finally:
         legacy.close()
 
@@ -228,6 +299,7 @@ def run(config: ParityConfig, progress=None, log=print):
         "styles": styles,
         "checks": [c.to_json() for c in results],
         "passed": all(c.passed for c in results),
+        "diverged": diverged,
     }
     if reconstructions:
         reconstructions["original"] = data.x_test[:RECONSTRUCTION_IMAGES]

@@ -1,7 +1,23 @@
 """`tf-parity train`: one model, one style, the document's recipe (or a given number of steps)."""
-import time
+from dataclasses import dataclass
+from typing import Optional
 
-from parity import runtime, suite
+from parity import checkpoints, runtime, suite
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    style: str
+    dataset: str = "auto"
+    data_dir: Optional[str] = None
+    steps: Optional[int] = None           # None: the document's full recipe
+    batch_size: Optional[int] = None      # None: the document's
+    seed: int = 0
+    save: Optional[str] = None            # Saver prefix (legacy) or .weights.h5 (Keras styles)
+    checkpoint: Optional[str] = None      # the training checkpoint's path
+    checkpoint_every: Optional[int] = None
+    resume: bool = False
 
 
 def make_runner(spec, style, seed):
@@ -12,34 +28,59 @@ def make_runner(spec, style, seed):
     return KerasRunner.from_spec(spec, seed=seed, style=style)
 
 
-def train(spec, style, dataset="auto", data_dir=None, steps=None, batch_size=None, seed=0, save=None,
-          progress=None, log=print):
-    """Trains and tests; returns {"report": dict for the JSON, "losses": per-step losses}."""
-    data = suite.prepare_data(spec, dataset, data_dir)
+def settings(spec, config, batch_size):
+    """What a resumed run must share with the run that wrote its checkpoint."""
+    return {"command": "train", "model": spec.name, "style": config.style, "seed": config.seed,
+            "batch_size": batch_size}
+
+
+def plan(spec, config):
+    """(steps, batch_size) the run will use."""
+    return config.steps or spec.recipe.iterations, config.batch_size or spec.recipe.batch_size
+
+
+def train(spec, config, progress=None, log=print):
+    """Trains and tests; returns {"report": dict for the JSON, "losses": per-step losses}. Raises
+    runners.Diverged at the first non-finite loss."""
+    data = suite.prepare_data(spec, config.dataset, config.data_dir)
     log(f"data: {data.dataset.summary()}")
-    steps = steps or spec.recipe.iterations
-    batch_size = batch_size or spec.recipe.batch_size
-    runner = make_runner(spec, style, seed)
+    steps, batch_size = plan(spec, config)
+    keeper, resumed_at = None, None
+    every = config.checkpoint_every or (checkpoints.read_meta(config.checkpoint)["checkpoint_every"]
+                                        if config.resume else None)
+    if every:
+        keeper = checkpoints.Keeper(config.checkpoint, every,
+                                    {**settings(spec, config, batch_size), "dataset": data.dataset.name})
+    runner = make_runner(spec, config.style, config.seed)
     try:
-        bar = progress(steps, f"{spec.name} {style}") if progress else None
-        began = time.perf_counter()
-        losses = runner.train(data.batches(batch_size, seed), steps,
-                              lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"))
-        seconds = time.perf_counter() - began
-        if bar:
-            bar.close()
+        batches = data.batches(batch_size, config.seed)
+        state = checkpoints.RunState()
+        if config.resume:
+            state = keeper.resume(runner, batches)
+            resumed_at = runner.step
+            log(f"resumed from {keeper.path} at step {resumed_at}")
+        bar = progress(steps, f"{spec.name} {config.style}", initial=runner.step) if progress else None
+        try:
+            checkpoints.train_to(runner, batches, steps, state,
+                                 lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"), keeper)
+        finally:
+            if bar:
+                bar.close()
         metric = suite.test_metric(spec, runner, data)
-        saved = runner.save(save) if save else None
+        saved = runner.save(config.save) if config.save else None
     finally:
         runner.close()
     versions = runtime.versions()
     report = {
-        "model": spec.name, "style": style, "dataset": data.dataset.name, "dataset_source": data.dataset.source,
-        "device": runtime.device_description(), "tensorflow": versions["tensorflow"], "keras": versions["keras"],
-        "steps": steps, "batch_size": batch_size, "seed": seed,
-        "train_seconds": round(seconds, 3), "ms_per_step": round(1000 * seconds / steps, 3),
-        "final_loss": losses[-1], "saved": saved,
+        "model": spec.name, "style": config.style, "dataset": data.dataset.name,
+        "dataset_source": data.dataset.source, "device": runtime.device_description(),
+        "tensorflow": versions["tensorflow"], "keras": versions["keras"],
+        "steps": steps, "batch_size": batch_size, "seed": config.seed,
+        "train_seconds": round(state.seconds, 3), "ms_per_step": round(1000 * state.seconds / steps, 3),
+        "final_loss": state.losses[-1], "saved": saved,
         **({"test_reconstruction_loss": round(metric, 5)} if spec.task == "reconstruction"
            else {"test_accuracy": round(metric, 2)}),
     }
-    return {"report": report, "losses": losses}
+    if resumed_at is not None:
+        report["resumed_at_step"] = resumed_at
+    return {"report": report, "losses": state.losses, "keeper": keeper}

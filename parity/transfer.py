@@ -55,10 +55,10 @@ def read_checkpoint(path, names, shapes):
     """
     import tensorflow as tf
 
-    prefix = _checkpoint_prefix(path)
+    prefix = checkpoint_prefix(path)
     try:
         reader = tf.train.load_checkpoint(prefix)
-    except (tf.errors.OpError, ValueError) as e:
+    except (tf.errors.OpError, ValueError, RuntimeError) as e:
         raise TransferError(f"{path}: not a readable TensorFlow checkpoint ({_first_line(e)})") from None
     stored = reader.get_variable_to_shape_map()
     values = []
@@ -70,16 +70,23 @@ def read_checkpoint(path, names, shapes):
                                 "Was it saved from this model?")
         if tuple(stored[key]) != tuple(shape):
             raise TransferError(f"{path}: {key} has shape {tuple(stored[key])}, the model expects {tuple(shape)}")
-        values.append(np.asarray(reader.get_tensor(key)))
+        try:
+            values.append(np.asarray(reader.get_tensor(key)))
+        except Exception as e:  # noqa: BLE001  TF's reader maps its status codes to assorted Python types
+            # A truncated or bit-flipped .data file: "Read less bytes" (an IndexError), "Checksum does not match".
+            raise TransferError(f"{prefix}: variable {key} cannot be read, the checkpoint's data file is damaged "
+                                f"({_first_line(e)}); save the checkpoint again or use another copy") from None
     return values
 
 
-def _checkpoint_prefix(path):
+def checkpoint_prefix(path):
+    """The checkpoint prefix `path` names (a prefix, its .index / .data-* / .meta file, or a folder
+    with a `checkpoint` index file); raises TransferError when there is none."""
     path = Path(path)
     if path.is_dir():
-        import tensorflow as tf
+        from parity.runtime import import_tensorflow
 
-        latest = tf.train.latest_checkpoint(str(path))
+        latest = import_tensorflow().train.latest_checkpoint(str(path))
         if latest is None:
             raise TransferError(f"{path}: folder holds no TensorFlow checkpoint (no 'checkpoint' index file)")
         return latest

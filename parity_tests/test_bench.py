@@ -200,6 +200,7 @@ def test_timed_steps_alternate_between_styles(monkeypatch):
 
         def train_step(self):
             calls.append((self.style, "train"))
+            return 1.0
 
         def close(self):
             pass

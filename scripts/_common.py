@@ -46,3 +46,14 @@ def main(body):
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:
+        exit_if_diverged(e)
+        raise
+
+
+def exit_if_diverged(error):
+    """Exits with status 3 and one line when `error` is a diverged training run."""
+    runners = sys.modules.get("parity.runners")
+    if runners and isinstance(error, runners.Diverged):
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(3)

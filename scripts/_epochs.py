@@ -36,3 +36,8 @@ def run(model, description, styles, epochs, validation_freq, batch_size):
                              validation_freq, progress=Progress)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:
+        from _common import exit_if_diverged
+
+        exit_if_diverged(e)
+        raise
