@@ -177,6 +177,35 @@ def _keeper(spec, config, style, data):
                               {**checkpoint_settings(spec, config, style), "dataset": data.dataset.name})
 
 
+def _style_free_run(spec, config, name, runner, start, data, steps, progress, log):
+    """One style's free run from the weights `start`, or from its checkpoint when resuming; returns
+    (losses, seconds, test figure). A Diverged it raises carries the losses before it (.losses)."""
+    from parity.runners import Diverged
+
+    runner.set_weights(start)
+    runner.reset_optimizer()
+    batches = data.batches(config.batch(spec), config.seed)
+    keeper, state = _keeper(spec, config, name, data), checkpoints.RunState()
+    if config.resume and keeper is not None and keeper.path.exists():
+        state = keeper.resume(runner, batches)
+        log(f"{name}: resumed from {keeper.path} at step {runner.step}")
+    if "metric" in state.extra:  # this style's free run had finished
+        return state.losses, state.seconds, state.extra["metric"]
+    bar = progress(steps, f"{spec.name} {name:>8}", initial=runner.step) if progress else None
+    try:
+        losses, seconds, metric, _ = free_run(spec, runner, data, batches, steps,
+                                              lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"), keeper, state)
+    except Diverged as e:
+        e.losses = state.losses
+        raise
+    finally:
+        if bar:
+            bar.close()
+    if keeper is not None:
+        keeper.save(runner, checkpoints.RunState(losses, seconds, {"metric": metric}))
+    return losses, seconds, metric
+
+
 def run(config: ParityConfig, progress=None, log=print):
     """Runs every check; returns (report dict, loss curves by style, test reconstructions by
     style for an autoencoder, else {})."""
@@ -225,33 +254,14 @@ def run(config: ParityConfig, progress=None, log=print):
 
         stops = {}
         for name, runner in (("legacy", legacy), (config.eager_style, eager)):
-            runner.set_weights(start)
-            runner.reset_optimizer()
-            batches = data.batches(batch_size, config.seed)
-            keeper, state = _keeper(spec, config, name, data), checkpoints.RunState()
-            if config.resume and keeper is not None and keeper.path.exists():
-                state = keeper.resume(runner, batches)
-                log(f"{name}: resumed from {keeper.path} at step {runner.step}")
-            bar = progress(accuracy_steps, f"{spec.name} {name:>8}", initial=runner.step) if progress else None
             try:
-                if "metric" in state.extra:  # this style's free run had finished
-                    curves[name], timings[name], accuracies[name] = state.losses, state.seconds, state.extra["metric"]
-                else:
-                    curves[name], timings[name], accuracies[name], _ = free_run(
-                        spec, runner, data, batches, accuracy_steps,
-                        lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"), keeper, state)
-                    if keeper is not None:
-                        keeper.save(runner, checkpoints.RunState(curves[name], timings[name],
-                                                                 {"metric": accuracies[name]}))
+                curves[name], timings[name], accuracies[name] = _style_free_run(
+                    spec, config, name, runner, start, data, accuracy_steps, progress, log)
                 stops[name] = None
             except Diverged as e:
-                stops[name] = e
-                curves[name] = state.losses
+                stops[name], curves[name] = e, e.losses
                 diverged.append({"style": name, "phase": "free run", "step": e.step, "reason": e.reason()})
                 log(f"{spec.name} {name}: {e}")
-            finally:
-                if bar:
-                    bar.close()
             if spec.task == "reconstruction" and stops[name] is None:
                 reconstructions[name] = runner.predict(data.x_test[:RECONSTRUCTION_IMAGES])
         final = "reconstruction" if spec.task == "reconstruction" else "accuracy"
