@@ -399,7 +399,7 @@ def training_steps(names, trainable_mask, records, tolerances, dead=()):
     return Check("training_steps", not problems, figures, "; ".join(problems))
 
 
-def accuracy(acc_l, acc_e, steps, tolerances, free_running=None, chance=None, checkpoints=None):
+def accuracy(acc_l, acc_e, steps, tolerances, free_running=None, chance=None, checkpoints=None, reading=None):
     """6. Test accuracy (percent) of both styles after the same recipe from the same start, each
     training on its own; `free_running` adds figures of how their losses drifted apart. With more
     than one of `checkpoints` (the steps whose weights scored a share of the test set, see
@@ -407,10 +407,13 @@ def accuracy(acc_l, acc_e, steps, tolerances, free_running=None, chance=None, ch
 
     `chance` (percent: what always answering the most frequent test class scores): where the
     accuracies agree but one lies below tolerances.informative_accuracy's floor, two models that
-    learned little agree, which proves little: the check is reported not informative."""
+    learned little agree, which proves little: the check is reported not informative. `reading`
+    says how the accuracies were read where it is not the plain inference pass."""
     tol = tolerances.accuracy_points.value
     figures = {"steps": steps, "legacy_accuracy": acc_l, "eager_accuracy": acc_e, "points_tolerance": tol,
                **(free_running or {})}
+    if reading:
+        figures["reading"] = reading
     if checkpoints and len(checkpoints) > 1:
         figures["checkpoints"] = list(checkpoints)
     bad = nonfinite("test accuracy", acc_l, acc_e)

@@ -102,6 +102,8 @@ def _figures(check):
                f"eager {check['eager_accuracy']:.2f}% ({check['diff_points']:.2f} points)"
         if check.get("checkpoints"):
             text += f", each read over steps {', '.join(map(str, check['checkpoints']))}"
+        if check.get("reading"):
+            text += f", read with {check['reading']}"
         return text
     if name == "reconstruction":
         return f"{check['steps']} free-running steps: test loss legacy {check['legacy_loss']:.5f}, " \

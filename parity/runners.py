@@ -203,8 +203,11 @@ class GraphRunner:
         self.session.run(self._assign_optimizer, dict(zip(self._optimizer_inputs, values[count:])))
         self.watch.reset(step)
 
-    def predict(self, x, batch_size=256):
-        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    def predict(self, x, batch_size=256, batch_statistics=False):
+        """Outputs in batches of `batch_size`; with `batch_statistics`, batch norm normalizes each batch
+        by its own statistics (training mode), and the moving statistics stay as they were."""
+        return np.concatenate([self.forward(x[i:i + batch_size], training=batch_statistics)
+                               for i in range(0, len(x), batch_size)])
 
     def save(self, path):
         """Writes a TF1 Saver checkpoint with the prefix `path` (its folder made if missing) and the
@@ -374,8 +377,17 @@ class KerasRunner:
             variable.assign(value)
         self.watch.reset(step)
 
-    def predict(self, x, batch_size=256):
-        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    def predict(self, x, batch_size=256, batch_statistics=False):
+        """Outputs in batches of `batch_size`; with `batch_statistics`, batch norm normalizes each batch
+        by its own statistics (training mode), and the moving statistics stay as they were: a
+        training-mode call moves Keras' batch-norm statistics, so they are put back."""
+        saved = self.get_weights() if batch_statistics else None
+        try:
+            return np.concatenate([self.forward(x[i:i + batch_size], training=batch_statistics)
+                                   for i in range(0, len(x), batch_size)])
+        finally:
+            if saved is not None:
+                self.set_weights(saved)
 
     def save(self, path):
         """Writes the weights to `path`, which must end in .weights.h5 (Keras 3's only format),

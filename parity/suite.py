@@ -92,10 +92,10 @@ def train_in_segments(runner, batches, boundaries, on_step=lambda i, loss: None)
     return losses, snapshots
 
 
-def accuracy_percent(runner, data):
+def accuracy_percent(runner, data, batch_statistics=False):
     """Test accuracy in percent; NaN where a prediction is not finite (argmax would read a NaN
-    row as class 0)."""
-    logits = runner.predict(data.x_test)
+    row as class 0). `batch_statistics`: see the runners' predict()."""
+    logits = runner.predict(data.x_test, batch_statistics=batch_statistics)
     if not np.all(np.isfinite(logits)):
         return float("nan")
     return 100.0 * float(np.mean(np.argmax(logits, axis=1) == data.y_test))
@@ -143,7 +143,7 @@ def free_run(spec, runner, data, batches, steps, on_step=None, keeper=None, stat
             continue
         checkpoints.train_to(runner, batches, end, state, on_step, keeper)
         if count > 1:
-            logits = runner.predict(data.x_test[k::count])
+            logits = runner.predict(data.x_test[k::count], batch_statistics=spec.accuracy_batch_statistics)
             state.extra["correct"] += int(np.sum(np.argmax(logits, axis=1) == data.y_test[k::count]))
             state.extra["scored"] = k + 1
     metric = 100.0 * state.extra["correct"] / len(data.x_test) if count > 1 else test_metric(spec, runner, data)
@@ -158,13 +158,15 @@ def checkpoint_settings(spec, config, style):
 
 
 def test_metric(spec, runner, data):
-    """Test accuracy in percent, or (reconstruction) the test reconstruction loss."""
+    """Test accuracy in percent (read with batch statistics where the spec says so), or
+    (reconstruction) the test reconstruction loss."""
     if spec.task == "reconstruction":
         return reconstruction_loss(runner, data)
-    return accuracy_percent(runner, data)
+    return accuracy_percent(runner, data, spec.accuracy_batch_statistics)
 
 
 RECONSTRUCTION_IMAGES = 5
+BATCH_STATISTICS = "batch statistics (batch norm in training mode over test batches of 256)"
 # Batches the gradients check may move on to when the first crosses a kink (parity.kinks).
 GRADIENT_SPARE_BATCHES = 3
 
@@ -221,7 +223,7 @@ def run(config: ParityConfig, progress=None, log=print):
     accuracy_steps = config.accuracy_steps or spec.accuracy_steps
     legacy, eager = build_runners(spec, config.seed, config.eager_style)
     results = [checks.parameters(spec, legacy, eager), checks.layer_shapes(legacy, eager)]
-    curves, timings, accuracies, reconstructions, diverged = {}, {}, {}, {}, []
+    curves, timings, accuracies, reconstructions, diverged, moving = {}, {}, {}, {}, [], {}
     try:
         transfer.transfer(legacy, eager)
     except transfer.TransferError as e:
@@ -264,6 +266,8 @@ def run(config: ParityConfig, progress=None, log=print):
                 log(f"{spec.name} {name}: {e}")
             if spec.task == "reconstruction" and stops[name] is None:
                 reconstructions[name] = runner.predict(data.x_test[:RECONSTRUCTION_IMAGES])
+            if spec.accuracy_batch_statistics and stops[name] is None:
+                moving[name] = accuracy_percent(runner, data)  # for the report: what inference scores
         final = "reconstruction" if spec.task == "reconstruction" else "accuracy"
         if any(stops.values()):
             results.append(checks.diverged(final, accuracy_steps, stops))
@@ -278,7 +282,8 @@ def run(config: ParityConfig, progress=None, log=print):
             else:
                 results.append(checks.accuracy(accuracies["legacy"], accuracies[config.eager_style], accuracy_steps,
                                                tol, free_running, chance=chance_percent(data.y_test),
-                                               checkpoints=scoring_steps(spec, accuracy_steps)))
+                                               checkpoints=scoring_steps(spec, accuracy_steps),
+                                               reading=BATCH_STATISTICS if spec.accuracy_batch_statistics else None))
     finally:
         legacy.close()
 
@@ -293,6 +298,8 @@ def run(config: ParityConfig, progress=None, log=print):
                          ms_per_step=round(1000 * timings[name] / len(curves[name]), 3),
                          **({"test_reconstruction_loss": round(accuracies[name], 5)}
                             if spec.task == "reconstruction" else {"test_accuracy": round(accuracies[name], 2)}))
+        if name in moving:
+            entry["test_accuracy_moving_statistics"] = round(moving[name], 2)
         styles[key] = entry
     report = {
         "model": spec.name,

@@ -80,6 +80,12 @@ OVERRIDES = {
         2.5, "After the default 300 free-running steps of batch 32 on the Fashion-MNIST stand-in, four runs of "
              "the same legacy graph, started one float32 ulp apart, end between 71.67% and 72.91% (1.24 "
              "points apart; the Keras model: 72.58%). Twice that spread.")},
+    "mobilenet_v2": {"accuracy_points": Tolerance(
+        6.3, "Read with batch statistics (parity.registry: the moving ones sit at their start after the "
+             "document's 115 steps), after 115 free-running steps of batch 16 on the Fashion-MNIST stand-in, "
+             "four runs of the legacy graph, from the start and from starts one float32 ulp away, end between "
+             "71.38% and 74.50% (3.12 points apart, mean 73.69%); tf.function's four between 69.34% and 74.08%. "
+             "Twice the legacy spread.")},
     "resnet18": {"accuracy_points": Tolerance(
         26.0, "At the document's Adam 0.01 short runs are chaotic from the second step on, and the test accuracy "
               "of one run jumps from step to step (40.53% at step 300, 76.14% at step 320; 73.20% at step 300 "

@@ -554,3 +554,31 @@ def test_resume_refuses_a_missing_foreign_or_damaged_checkpoint(capsys, tmp_path
     code, _, err = run_cli(capsys, "train", "--model", "mnist_cnn", "--style", "legacy", *TRAIN, "--steps", 9,
                            "--out", tmp_path, "--resume")
     assert code == 2 and err.count("\n") == 1 and message.format(ckpt=ckpt) in err
+
+
+def test_reading_with_batch_statistics_leaves_the_moving_statistics_alone():
+    import keras
+
+    from parity.runners import KerasRunner
+
+    inputs = keras.Input((6, 6, 1))
+    h = keras.layers.Conv2D(2, 3, name="conv")(inputs)
+    h = keras.layers.BatchNormalization(momentum=0.999, name="bn")(h)
+    outputs = keras.layers.Dense(3, name="fc")(keras.layers.Flatten()(h))
+    runner = KerasRunner(keras.Model(inputs, outputs), lambda: keras.optimizers.Adam(1e-3),
+                         keras.losses.CategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).uniform(size=(300, 6, 6, 1)).astype(np.float32) * 5
+    before = runner.get_weights()
+    moving, batch = runner.predict(x), runner.predict(x, batch_statistics=True)
+    assert not np.allclose(moving, batch)  # the moving statistics (0 and 1) are not this data's
+    for a, b in zip(before, runner.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_mobilenet_v2_reads_its_accuracy_with_batch_statistics_and_says_so():
+    from parity import report
+
+    assert registry.get("mobilenet_v2").accuracy_batch_statistics
+    check = checks.accuracy(71.38, 72.60, 115, tolerances.for_model("mobilenet_v2"), chance=20.0,
+                            reading="batch statistics").to_json()
+    assert check["status"] == "passed" and report._summary(check).endswith("read with batch statistics")
