@@ -256,8 +256,9 @@ def cmd_parity(args):
     print(report.format_parity(result))
     print("wrote " + ", ".join(map(str, written)))
     if result.get("diverged"):
-        print("tf-parity: training diverged (a NaN or infinite loss), exit status 3; lower the learning rate, or "
-              "check the data and the loss for values that overflow", file=sys.stderr)
+        runs = ", ".join(f"{d['style']} in the {d['phase']} ({d['reason']})" for d in result["diverged"])
+        print(f"tf-parity: training diverged: {runs}. Lower the learning rate, or check the data and the loss for "
+              "values that overflow", file=sys.stderr)
         return EXIT_DIVERGED
     return EXIT_OK if result["passed"] else EXIT_FAILED
 
