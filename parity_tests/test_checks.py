@@ -189,14 +189,14 @@ class _StepCounter:
                 on_step(i, losses[-1])
         return losses
 
-    def predict(self, x):
+    def predict(self, x, batch_statistics=False):
         right = np.array([self.step == self.expected_step(int(i)) for i in x[:, 0]])
         return np.stack([~right, right], axis=1).astype(np.float32)
 
 
 @pytest.mark.parametrize("steps, expected", [(300, [260, 270, 280, 290, 300]), (25, [5, 15, 25])])
 def test_free_run_scores_each_share_of_the_test_set_at_its_checkpoint(steps, expected):
-    spec = types.SimpleNamespace(task="classification", accuracy_checkpoints=5)
+    spec = types.SimpleNamespace(task="classification", accuracy_checkpoints=5, accuracy_batch_statistics=False)
     count = len(expected)
     data = types.SimpleNamespace(x_test=np.arange(100, dtype=np.float32)[:, None], y_test=np.ones(100, int))
     runner = _StepCounter(lambda i: expected[i % count])
