@@ -256,7 +256,7 @@ def cmd_parity(args):
     print(report.format_parity(result))
     print("wrote " + ", ".join(map(str, written)))
     if result.get("diverged"):
-        runs = ", ".join(f"{d['style']} in the {d['phase']} ({d['reason']})" for d in result["diverged"])
+        runs = "; ".join(f"{d['style']} in the {d['phase']}: {d['reason']}" for d in result["diverged"])
         print(f"tf-parity: training diverged: {runs}. Lower the learning rate, or check the data and the loss for "
               "values that overflow", file=sys.stderr)
         return EXIT_DIVERGED
