@@ -58,7 +58,7 @@ def build(graph=None, learning_rate=learning_rate, seed=None, image_shape=image_
         loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits))
         optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate=learning_rate)
         train_op, gradients = layers.minimize(optimizer, loss)
-    return GraphModel(graph=graph, x=x, y_true=y_true, training=None, logits=reconstruction, y_pred_cls=None,
+    return GraphModel(graph=graph, inputs=x, labels=y_true, training=None, logits=reconstruction, y_pred_cls=None,
                       loss=loss, train_op=train_op, accuracy=None, variables=variables,
                       endpoints=endpoints(graph), optimizer=optimizer, gradients=gradients)
 

@@ -3,8 +3,8 @@ import collections
 
 GraphModel = collections.namedtuple("GraphModel", [
     "graph",        # the tf.Graph everything was built in
-    "x",            # image placeholder
-    "y_true",       # label placeholder: one-hot rows, or class indices (sparse)
+    "inputs",       # image placeholder
+    "labels",       # label placeholder: one-hot rows, or class indices (sparse)
     "training",     # bool placeholder (defaults to False), or None for models without batch norm
     "logits",       # the model's output: logits, or probabilities where the model ends in softmax
     "y_pred_cls",   # predicted class

@@ -117,7 +117,7 @@ def build(graph=None, learning_rate=learning_rate, seed=None, inputs=None):
         accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
 
     return GraphModel(
-        graph=graph, x=x, y_true=y_true, training=None, logits=layer_fc2, y_pred_cls=y_pred_cls,
+        graph=graph, inputs=x, labels=y_true, training=None, logits=layer_fc2, y_pred_cls=y_pred_cls,
         loss=cost, train_op=train_op, accuracy=accuracy,
         variables=(w_conv1, b_conv1, w_conv2, b_conv2, w_fc1, b_fc1, w_fc2, b_fc2),
         endpoints=endpoints(graph), optimizer=optimizer)
@@ -148,7 +148,7 @@ class Seed001(evaluation.TestReport):
         start_time = time.time()
         for i in range(self.total_iterations, self.total_iterations + num_iterations):
             x_batch, y_true_batch = self.data.train.next_batch(self.train_batch_size)
-            feed_dict_train = {m.x: x_batch, m.y_true: y_true_batch}
+            feed_dict_train = {m.inputs: x_batch, m.labels: y_true_batch}
             self.session.run(m.train_op, feed_dict=feed_dict_train)
             if i % 100 == 0:
                 acc = self.session.run(m.accuracy, feed_dict=feed_dict_train)
@@ -165,12 +165,12 @@ class Seed001(evaluation.TestReport):
         cls_pred = np.zeros(shape=len(images), dtype=np.int64)
         for i in range(0, len(images), batch_size):
             j = min(i + batch_size, len(images))
-            cls_pred[i:j] = self.session.run(self.model.y_pred_cls, feed_dict={self.model.x: images[i:j]})
+            cls_pred[i:j] = self.session.run(self.model.y_pred_cls, feed_dict={self.model.inputs: images[i:j]})
         return cls_pred
 
     def layer_output(self, name, image):
         """One image's output of a named layer (for example `conv1_relu`): [H, W, C]."""
-        values = self.session.run(self.model.endpoints[name], feed_dict={self.model.x: [image]})
+        values = self.session.run(self.model.endpoints[name], feed_dict={self.model.inputs: [image]})
         return values[0]
 
     def conv_weights(self, name):

@@ -5,6 +5,7 @@ layer output shapes, run a forward pass (also stage by stage), take gradients, a
 a stream of batches. Images are float32 NHWC; labels are whatever the model's recipe wants.
 """
 import collections
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -69,15 +70,29 @@ def param_counts(shapes, trainable_mask):
 
 
 def _shape(static_shape):
-    return tuple(None if d is None else int(d) for d in static_shape)
+    """A static shape as a tuple of ints and None, also where v2 behaviour is disabled (its dims are
+    then Dimension objects, whose int() of an unknown dim fails)."""
+    shape = tf.TensorShape(static_shape)
+    return tuple(shape.as_list()) if shape.rank is not None else ()
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class GraphRunner:
-    """Drives a legacy GraphModel in its own tf.Graph and Session (no global graph mode)."""
+    """Drives a legacy graph (a parity.legacy.LegacyModel) in its own tf.Graph and Session (no
+    global graph mode). Every run but the free-running train op's feeds the model's eval feeds,
+    so dropout and other randomness fed through placeholders are off where two styles are compared."""
 
     style = "legacy"
 
     def __init__(self, model):
+        from parity import legacy
+
+        if not isinstance(model, legacy.LegacyModel):
+            model = legacy.normalize(model, model.graph)
+        legacy.check_feeds(model)
         self.model = m = model
         self.graph = m.graph
         with self.graph.as_default():
@@ -86,6 +101,10 @@ class GraphRunner:
             # exact arithmetic holds rounding noise, which differs from one gradient graph to another.
             self._gradients = list(m.gradients) if m.gradients is not None else \
                 tf.compat.v1.gradients(m.loss, self._trainable)
+            if any(g is None for g in self._gradients):
+                missing = [v.name for v, g in zip(self._trainable, self._gradients) if g is None]
+                raise legacy.LegacyError(f"the loss does not depend on {', '.join(missing[:4])}: are they the "
+                                         "model's variables?")
             self._inputs = [tf.compat.v1.placeholder(v.dtype.base_dtype, v.shape) for v in m.variables]
             self._assign_each = [v.assign(p) for v, p in zip(m.variables, self._inputs)]
             self._assign = tf.group(*self._assign_each)
@@ -106,24 +125,69 @@ class GraphRunner:
         self.names = [v.name.split(":")[0] for v in m.variables]
         self.shapes = [_shape(v.shape) for v in m.variables]
         self.trainable_mask = [bool(v.trainable) for v in m.variables]
-        self._x_shape = _shape(m.x.shape)[1:]
+        if m.checkpoint:
+            self._restore(m.checkpoint)
+        self._x_shape = _shape(m.inputs.shape)[1:]
         self.watch = _StepWatch(self.style)
+        # What the comparisons feed to switch randomness off (dropout's keep_prob = 1.0, say).
+        self.held_fixed = [f"{t.name}={_plain(v)}" for t, v in m.eval_feeds.items()]
+
+    def _restore(self, prefix):
+        """The model variables from the Saver checkpoint `prefix`, by name, or by creation order where
+        its names are TF1's defaults (parity.transfer.read_checkpoint)."""
+        from parity import transfer
+
+        self.set_weights(transfer.read_checkpoint(prefix, self.names, self.shapes))
 
     @classmethod
     def from_spec(cls, spec, seed=0, graph=None, **options):
         """The model's legacy graph, built into `graph` (a new one if None) with the recipe's learning
         rate; `options` go to its builder (e.g. inputs=(images, labels) tensors already in `graph`)."""
-        legacy = spec.legacy()
-        return cls(legacy.build(graph if graph is not None else tf.Graph(), learning_rate=spec.recipe.learning_rate,
-                                seed=seed, **options))
+        return cls.from_source(spec.legacy_source(**options), seed, graph)
 
-    def _feed(self, x, y=None, training=None):
-        feed = {self.model.x: np.asarray(x, np.float32).reshape((-1,) + self._x_shape)}
+    @classmethod
+    def from_source(cls, source, seed=0, graph=None):
+        """The legacy side a parity.legacy.LegacySource describes, in this process."""
+        from parity import legacy
+
+        return cls(legacy.build(source, seed, graph))
+
+    def _feed(self, x, y=None, training=None, random=False):
+        """The feed of a run: images (reshaped to the input's shape where it is known), labels, the
+        training flag, and the model's train feeds where `random` (the free run's train op), else
+        its eval feeds."""
+        x = np.asarray(x, np.float32)
+        if None not in self._x_shape:
+            x = x.reshape((-1,) + self._x_shape)
+        feed = {**self.model.eval_feeds, **self.model.train_feeds} if random else dict(self.model.eval_feeds)
+        feed[self.model.inputs] = x
         if y is not None:
-            feed[self.model.y_true] = y
+            feed[self.model.labels] = y
         if training is not None and self.model.training is not None:
             feed[self.model.training] = training
         return feed
+
+    def info(self):
+        """What a pair's other side is built and checked with, read from the graph: input and output
+        shapes, the label format, the optimizer the train op applies, the loss it computes, the feeds
+        that switch randomness off and the random ops the loss depends on (parity.legacy)."""
+        from parity import legacy
+
+        m = self.model
+        return {"input_shape": self._x_shape, "output_shape": _shape(m.logits.shape)[1:],
+                "labels": self.label_format(), "optimizer": legacy.optimizer_settings(self.session, m.train_op),
+                "loss": legacy.loss_kind(m.loss),
+                "eval_feeds": {t.name: _plain(v) for t, v in m.eval_feeds.items()},
+                "train_feeds": {t.name: _plain(v) for t, v in m.train_feeds.items()},
+                "random_ops": legacy.random_ops(m.loss), "endpoints": list(m.endpoints),
+                "training_flag": m.training is not None}
+
+    def label_format(self):
+        """"one_hot", "sparse" or "images" (an autoencoder's targets): what the label placeholder takes."""
+        labels = self.model.labels
+        if len(labels.shape) > 2 and _shape(labels.shape)[1:] == self._x_shape:
+            return "images"
+        return "one_hot" if labels.dtype.is_floating and len(labels.shape) == 2 else "sparse"
 
     def param_counts(self):
         return param_counts(self.shapes, self.trainable_mask)
@@ -172,12 +236,33 @@ class GraphRunner:
         fetches = [self.model.train_op, self.model.loss]
         for i in range(num_steps):
             x, y = next(batches)
-            _, loss = self.session.run(fetches, self._feed(x, y, training=True))
+            _, loss = self.session.run(fetches, self._feed(x, y, training=True, random=True))
             losses.append(float(loss))
             self.watch(losses[-1])
             if on_step is not None:
                 on_step(i, losses[-1])
         return losses
+
+    def timed_steps(self, x, y, phase, steps):
+        """Runs `steps` steps of one fixed batch, "train" (the train op with its training feeds, as
+        the free run) or "infer" (the outputs); returns (each step's seconds, the last loss or None).
+        The feed is made once, outside the clock, so the time is Session.run's. For a legacy side in
+        a process of its own (parity.isolated), the loop runs there and only the times come back."""
+        import time
+
+        train = phase == "train"
+        feed = self._feed(x, y, training=True, random=True) if train else self._feed(x)
+        fetches = [self.model.train_op, self.model.loss] if train else self.model.logits
+        times, loss = [], None
+        for _ in range(steps):
+            began = time.perf_counter()
+            value = self.session.run(fetches, feed)
+            times.append(time.perf_counter() - began)
+            if train:
+                loss = float(value[1])
+                if not np.isfinite(loss):
+                    break
+        return times, loss
 
     def train_step_with_gradients(self, x, y):
         """One step of the model's train op; returns its loss and the gradients it applied."""
@@ -240,9 +325,15 @@ class GraphRunner:
 
 
 class KerasRunner:
-    """Drives a Keras 3 model, training it in one of eager, function, xla or fit."""
+    """Drives a Keras 3 model, training it in one of eager, function, xla or fit.
 
-    def __init__(self, model, make_optimizer, loss_fn, style="function", endpoints=None, input_shape=None):
+    `pairings` (parity.mapping) puts the weights in the legacy side's order and layout: then
+    get_weights, set_weights and every gradient speak the legacy variables' order and shapes, and
+    each check compares the two sides item by item. Random layers (dropout, Gaussian noise) are
+    held off in every call that compares the styles, and on in training."""
+
+    def __init__(self, model, make_optimizer, loss_fn, style="function", endpoints=None, input_shape=None,
+                 pairings=None):
         from eager_v2.training import Trainer
 
         self._trainer_class = Trainer
@@ -252,16 +343,34 @@ class KerasRunner:
         self.loss_fn = loss_fn
         self.trainer = Trainer(model, make_optimizer(), loss_fn, style)
         self.watch = _StepWatch(style)
-        self.weights = list(model.weights)
+        native = list(model.weights)
+        self.weights = [native[p.keras_index] for p in pairings] if pairings else native
+        self._axes = [p.transpose for p in pairings] if pairings else [None] * len(native)
         self.names = [w.path for w in self.weights]
-        self.shapes = [tuple(w.shape) for w in self.weights]
+        self.shapes = [tuple(np.empty(tuple(w.shape)).transpose(a).shape) if a else tuple(w.shape)
+                       for w, a in zip(self.weights, self._axes)]
         self.trainable_mask = [w.trainable for w in self.weights]
+        self._random = _random_layers(model)
+        self.held_fixed = [layer.name for layer in self._random]  # switched off in the comparisons
+        self._x_shape = tuple(input_shape or model.inputs[0].shape[1:])
         # endpoints(x, training) -> OrderedDict of named outputs; functional models get one for free.
         self._endpoints = endpoints or _functional_endpoints(model)
-        input_shape = input_shape or tuple(model.inputs[0].shape[1:])
-        probe = np.zeros((2, *input_shape), np.float32)
+        probe = np.zeros((2, *self._x_shape), np.float32)
         self._endpoint_shapes = collections.OrderedDict(
             (k, (None, *tuple(v.shape[1:]))) for k, v in self._endpoints(probe, False).items())
+
+    def _images(self, x):
+        """Images in the model's input shape ([batch, 784] and [batch, 28, 28, 1] both reach it)."""
+        x = np.asarray(x, np.float32)
+        return x.reshape((-1, *self._x_shape)) if None not in self._x_shape else x
+
+    def _to_legacy(self, values, trainable_only=False):
+        axes = [a for a, t in zip(self._axes, self.trainable_mask) if t] if trainable_only else self._axes
+        return [np.transpose(v, a) if a else v for v, a in zip(values, axes)]
+
+    def _from_legacy(self, values, trainable_only=False):
+        axes = [a for a, t in zip(self._axes, self.trainable_mask) if t] if trainable_only else self._axes
+        return [np.transpose(v, np.argsort(a)) if a else v for v, a in zip(values, axes)]
 
     @classmethod
     def from_spec(cls, spec, seed=0, style="function", epsilon=None, **options):
@@ -279,8 +388,10 @@ class KerasRunner:
         if hasattr(eager, "endpoints"):
             def endpoints(x, training):
                 return eager.endpoints(model, x, training)
-        runner = cls(model, make_optimizer, eager.make_loss(), style, endpoints, input_shape=spec.input_shape)
-        return runner
+        # A subclassed model has no inputs to read its shape from; the builder's image_shape, where
+        # given, is the shape it was built at.
+        shape = options.get("image_shape") or (None if getattr(model, "inputs", None) else spec.input_shape)
+        return cls(model, make_optimizer, eager.make_loss(), style, endpoints, input_shape=shape)
 
     def param_counts(self):
         return param_counts(self.shapes, self.trainable_mask)
@@ -289,17 +400,19 @@ class KerasRunner:
         return collections.OrderedDict(self._endpoint_shapes)
 
     def get_weights(self):
-        return [w.numpy() for w in self.weights]
+        return self._to_legacy([w.numpy() for w in self.weights])
 
     def set_weights(self, values):
-        for w, v in zip(self.weights, values):
+        for w, v in zip(self.weights, self._from_legacy(values)):
             w.assign(v)
 
     def forward(self, x, training=False):
-        return self.model(np.asarray(x, np.float32), training=training).numpy()
+        with randomness_off(self._random):
+            return self.model(self._images(x), training=training).numpy()
 
     def endpoint_values(self, x, training=False):
-        values = self._endpoints(np.asarray(x, np.float32), training)
+        with randomness_off(self._random):
+            values = self._endpoints(self._images(x), training)
         return collections.OrderedDict((k, np.asarray(v)) for k, v in values.items())
 
     def loss_and_gradients(self, x, y, training=True):
@@ -314,8 +427,9 @@ class KerasRunner:
                     loss = self.loss_fn(y, self.model(x, training=training))
                 return loss, tape.gradient(loss, variables)
             self._graph_gradients = graph_gradients
-        loss, grads = self._graph_gradients(tf.constant(x, tf.float32), tf.constant(y), bool(training))
-        return float(loss), [g.numpy() for g in grads]
+        with randomness_off(self._random):
+            loss, grads = self._graph_gradients(tf.constant(self._images(x)), tf.constant(y), bool(training))
+        return float(loss), self._to_legacy([g.numpy() for g in grads], trainable_only=True)
 
     def gradients_and_kinks(self, x, y, training=True):
         """As loss_and_gradients, and the kink ops of the traced forward pass with their inputs, all
@@ -332,9 +446,11 @@ class KerasRunner:
                 traced_ops[bool(training)] = ops
                 return loss, tape.gradient(loss, variables), tensors
             self._kinked_gradients, self._traced_kink_ops = kinked_gradients, traced_ops
-        loss, grads, values = self._kinked_gradients(tf.constant(x, tf.float32), tf.constant(y), bool(training))
-        return float(loss), [g.numpy() for g in grads], self._traced_kink_ops[bool(training)], \
-            [v.numpy() for v in values]
+        with randomness_off(self._random):
+            loss, grads, values = self._kinked_gradients(tf.constant(self._images(x)), tf.constant(y),
+                                                         bool(training))
+        return float(loss), self._to_legacy([g.numpy() for g in grads], trainable_only=True), \
+            self._traced_kink_ops[bool(training)], [v.numpy() for v in values]
 
     @property
     def step(self):
@@ -348,7 +464,7 @@ class KerasRunner:
             self.watch(loss)
             if on_step is not None:
                 on_step(i, loss)
-        return self.trainer.train(batches, num_steps, watched)
+        return self.trainer.train(((self._images(x), y) for x, y in batches), num_steps, watched)
 
     def forced_step(self, x, y, gradients):
         """Loss and own gradients on (x, y) at the current weights; then applies `gradients`
@@ -356,10 +472,11 @@ class KerasRunner:
         order = {id(v): i for i, v in enumerate(self.model.trainable_variables)}
         mine = [w for w, t in zip(self.weights, self.trainable_mask) if t]
         by_model_order = [None] * len(mine)
-        for w, g in zip(mine, gradients):
+        for w, g in zip(mine, self._from_legacy(gradients, trainable_only=True)):
             by_model_order[order[id(w)]] = g
-        loss, grads = self.trainer.forced_step(np.asarray(x, np.float32), y, by_model_order)
-        return loss, [grads[order[id(w)]] for w in mine]
+        with randomness_off(self._random):
+            loss, grads = self.trainer.forced_step(self._images(x), y, by_model_order)
+        return loss, self._to_legacy([grads[order[id(w)]] for w in mine], trainable_only=True)
 
     def reset_optimizer(self):
         self.trainer = self._trainer_class(self.model, self._make_optimizer(), self.loss_fn, self.style)
@@ -381,23 +498,54 @@ class KerasRunner:
         """Outputs in batches of `batch_size`; with `batch_statistics`, batch norm normalizes each batch
         by its own statistics (training mode), and the moving statistics stay as they were: a
         training-mode call moves Keras' batch-norm statistics, so they are put back."""
-        saved = self.get_weights() if batch_statistics else None
+        saved = [w.numpy() for w in self.weights] if batch_statistics else None
         try:
             return np.concatenate([self.forward(x[i:i + batch_size], training=batch_statistics)
                                    for i in range(0, len(x), batch_size)])
         finally:
             if saved is not None:
-                self.set_weights(saved)
+                for w, v in zip(self.weights, saved):
+                    w.assign(v)
 
     def save(self, path):
         """Writes the weights to `path`, which must end in .weights.h5 (Keras 3's only format),
         whole or not at all (parity.outputs)."""
+        return self.save_model(self.model, path)
+
+    @staticmethod
+    def save_model(model, path):
         with outputs.atomic(path, "Keras weights", suffix=".weights.h5") as tmp:
-            self.model.save_weights(str(tmp))
+            model.save_weights(str(tmp))
         return str(path)
 
     def close(self):
         pass
+
+
+# Keras layers that draw random numbers in training, and the attribute that switches each off.
+RANDOM_LAYERS = {"Dropout": "rate", "SpatialDropout1D": "rate", "SpatialDropout2D": "rate",
+                 "SpatialDropout3D": "rate", "GaussianDropout": "rate", "AlphaDropout": "rate",
+                 "GaussianNoise": "stddev"}
+
+
+def _random_layers(model):
+    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+            if type(layer).__name__ in RANDOM_LAYERS]
+
+
+@contextlib.contextmanager
+def randomness_off(layers):
+    """The dropout and noise `layers` (of a model) pass their input through while the block runs, also
+    in training mode: the comparisons of the two styles run so, the legacy side with its eval feeds.
+    (A tf.function traced inside the block keeps them off: such functions are only called here.)"""
+    saved = [getattr(layer, RANDOM_LAYERS[type(layer).__name__]) for layer in layers]
+    try:
+        for layer in layers:
+            setattr(layer, RANDOM_LAYERS[type(layer).__name__], 0.0)
+        yield
+    finally:
+        for layer, value in zip(layers, saved):
+            setattr(layer, RANDOM_LAYERS[type(layer).__name__], value)
 
 
 def _match_state(state, current):

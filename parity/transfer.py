@@ -1,4 +1,5 @@
 """Weight transfer between the styles in canonical order, and TF1 checkpoints into Keras."""
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,10 @@ def transfer(src, dst, match_names=True):
 
 
 def read_checkpoint(path, names, shapes):
-    """Reads the named variables from a TF1 Saver checkpoint, checking every shape.
+    """Reads the model's variables from a TF1 Saver checkpoint, checking every shape: by name, or,
+    where the names differ (a script's `Variable`, `Variable_1`, ... against a model's scoped
+    names), in creation order, read from the `.meta` beside the checkpoint or from the numbers TF1
+    puts in its default names.
 
     Keras 3's `load_weights` reads only `.weights.h5`; a TF1 checkpoint is read variable by
     variable with `tf.train.load_checkpoint` (pitfall `keras3-weights-format`).
@@ -61,9 +65,11 @@ def read_checkpoint(path, names, shapes):
     except (tf.errors.OpError, ValueError, RuntimeError) as e:
         raise TransferError(f"{path}: not a readable TensorFlow checkpoint ({_first_line(e)})") from None
     stored = reader.get_variable_to_shape_map()
+    keys = [name.split(":")[0] for name in names]
+    if not any(key in stored for key in keys):
+        keys = _in_creation_order(path, prefix, stored, keys, shapes)
     values = []
-    for name, shape in zip(names, shapes):
-        key = name.split(":")[0]
+    for key, shape in zip(keys, shapes):
         if key not in stored:
             model_keys = sorted(k for k in stored if not _is_optimizer_slot(k))
             raise TransferError(f"{path}: no variable {key!r}; the checkpoint holds {', '.join(model_keys)}. "
@@ -77,6 +83,53 @@ def read_checkpoint(path, names, shapes):
             raise TransferError(f"{prefix}: variable {key} cannot be read, the checkpoint's data file is damaged "
                                 f"({_first_line(e)}); save the checkpoint again or use another copy") from None
     return values
+
+
+_DEFAULT_NAME = re.compile(r"^(?:(.*)/)?Variable(?:_(\d+))?$")
+
+
+def _in_creation_order(path, prefix, stored, keys, shapes):
+    """The checkpoint's model variables in creation order, paired with `keys` by position and checked
+    by shape; TransferError listing both sides where they cannot be paired."""
+    model_keys = [k for k in stored if not _is_optimizer_slot(k)]
+    meta = Path(f"{prefix}.meta")
+    if meta.is_file():
+        order = [k for k in _meta_variable_order(meta) if k in model_keys]
+        how = f"in the creation order {meta.name} records"
+    elif model_keys and all(_DEFAULT_NAME.match(k) for k in model_keys):
+        def number(k):
+            scope, n = _DEFAULT_NAME.match(k).groups()
+            return scope or "", int(n or 0)
+        order = sorted(model_keys, key=number)
+        how = "in creation order (the numbers of TF1's default names)"
+    else:
+        raise TransferError(f"{path}: no variable {keys[0]!r}; the checkpoint holds {', '.join(sorted(model_keys))}, "
+                            "and without a .meta beside it their creation order is unknown. Was it saved from this "
+                            "model? Give a map file (--map) to pair them")
+    pairs = list(zip(order, shapes))
+    if len(order) != len(keys) or any(tuple(stored[k]) != tuple(s) for k, s in pairs):
+        rows = "; ".join(f"{k} {tuple(stored[k])} | {n} {tuple(s)}" for k, (n, s) in zip(order, zip(keys, shapes)))
+        raise TransferError(f"{path}: its {len(order)} variables, taken {how}, do not fit the model's {len(keys)}: "
+                            f"checkpoint | model: {rows}")
+    return order
+
+
+def _meta_variable_order(meta):
+    """The names of the variables a .meta graph records, in creation order."""
+    from tensorflow.core.framework import variable_pb2
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    graph = meta_graph_pb2.MetaGraphDef()
+    try:
+        graph.ParseFromString(meta.read_bytes())
+    except Exception as e:  # noqa: BLE001  protobuf's DecodeError
+        raise TransferError(f"{meta}: not a readable MetaGraphDef ({type(e).__name__})") from None
+    names = []
+    for raw in graph.collection_def["variables"].bytes_list.value:
+        variable = variable_pb2.VariableDef()
+        variable.ParseFromString(raw)
+        names.append(variable.variable_name.split(":")[0])
+    return names
 
 
 def checkpoint_prefix(path):
@@ -100,7 +153,9 @@ def checkpoint_prefix(path):
 
 
 def _is_optimizer_slot(key):
-    return key.endswith(("/Adam", "/Adam_1")) or key.startswith(("beta1_power", "beta2_power"))
+    """An optimizer's slot or step counter, which a Saver stores beside the model's variables."""
+    return key.endswith(("/Adam", "/Adam_1", "/Momentum", "/RMSProp", "/RMSProp_1", "/Adagrad")) \
+        or key.split("/")[-1] in ("beta1_power", "beta2_power", "global_step")
 
 
 def _first_line(error):

@@ -55,7 +55,7 @@ def test_graph_decoder_on_the_code_equals_the_full_model(trained):
         session.run(init)
         session.run(assign)
         codes = session.run(code, {x_in: x})
-        np.testing.assert_array_equal(session.run(decoded, {code_in: codes}), session.run(model.logits, {model.x: x}))
+        np.testing.assert_array_equal(session.run(decoded, {code_in: codes}), session.run(model.logits, {model.inputs: x}))
 
 
 def test_the_documents_fit_runs():

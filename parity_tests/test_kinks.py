@@ -71,7 +71,8 @@ def test_gradients_check_moves_past_a_batch_that_crosses_a_kink():
     eager = FakeRunner({0: ([0.8, 0.3], [-1e-6, 5.0]), 1: ([0.5, 0.25], [0.3, 5.0])})
     result = checks.gradients(legacy, eager, 0, None, TOL, more_batches=[(1, None), (2, None)])
     assert result.passed, result.message
-    assert result.figures["batch"] == 1 and eager.calls == [0, 1]  # batch 2 never needed
+    # Batch 0 runs again, to see that it repeats before a kink is blamed; batch 2 is never needed.
+    assert result.figures["batch"] == 1 and eager.calls == [0, 0, 1]
     [skipped] = result.figures["skipped_batches"]
     assert skipped["batch"] == 0 and skipped["max_relative_diff"] == pytest.approx(0.3)
     assert result.message == "batch 0 skipped: 1 Relu input changes sign at block/Relu (within 1e-06 of the kink)"
@@ -81,7 +82,7 @@ def test_gradients_check_fails_where_every_kink_agrees():
     legacy = FakeRunner({0: ([1.0, 0.0], [0.2, 5.0]), 1: ([0.5, 0.25], [0.3, 5.0])})
     eager = FakeRunner({0: ([0.8, 0.3], [0.2, 5.0]), 1: ([0.5, 0.25], [0.3, 5.0])})
     result = checks.gradients(legacy, eager, 0, None, TOL, more_batches=[(1, None)])
-    assert not result.passed and eager.calls == [0]  # a port fault is never skipped
+    assert not result.passed and set(eager.calls) == {0}  # a port fault is never skipped (batch 0 is run twice)
     assert result.message.startswith("gradients first part at w (relative diff 0.3 > 0.0001)")
     assert "same side in both styles" in result.message
 
@@ -100,7 +101,7 @@ def test_gradients_check_does_not_blame_a_kink_when_the_forward_passes_part():
     legacy = FakeRunner({0: ([1.0, 0.0], [0.01, 5.0]), 1: ([0.5, 0.25], [0.3, 5.0])})
     eager = FakeRunner({0: ([0.8, 0.3], [-0.01, 5.0]), 1: ([0.5, 0.25], [0.3, 5.0])})
     result = checks.gradients(legacy, eager, 0, None, TOL, more_batches=[(1, None)])
-    assert not result.passed and eager.calls == [0]
+    assert not result.passed and set(eager.calls) == {0}
     assert result.figures["kink_input_relative_diff"] == pytest.approx(0.004)
     assert result.message.endswith("the forward passes already part at block/Relu (its inputs 0.004 apart "
                                    "relative to the largest, > 0.0001)")

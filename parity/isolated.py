@@ -1,0 +1,152 @@
+"""The legacy side in a process of its own.
+
+A user's TF1 module may call `tf.compat.v1.disable_v2_behavior()` or `disable_eager_execution()`
+when it is imported, or build reference variables: TensorFlow then refuses eager code, and Keras 3
+with it, for the rest of the process. So the harness imports such a module in a child process
+that holds the GraphRunner, and talks to it through a pipe; `IsolatedRunner` has the GraphRunner's
+methods, and whatever the module does at import stays in the child.
+"""
+import multiprocessing
+import traceback
+
+import numpy as np
+
+from parity.runners import Diverged, _StepWatch
+
+# What the child answers once, at start: the runner's fixed attributes.
+ATTRIBUTES = ("names", "shapes", "trainable_mask", "style", "held_fixed")
+# Methods whose answers never change, kept for after the child has closed (the report reads them).
+FIXED = ("param_counts", "layer_shapes")
+
+
+class IsolatedRunner:
+    """A GraphRunner for `source` (a parity.legacy.LegacySource) in a child process."""
+
+    def __init__(self, source, seed=0):
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, source, seed), daemon=True,
+                                        name="tf-parity legacy side")
+        self._process.start()
+        child.close()
+        attributes = self._answer()
+        for name in ATTRIBUTES:
+            setattr(self, name, attributes[name])
+        self._fixed = {name: attributes[name] for name in FIXED}
+        self.watch = _StepWatch(self.style)
+
+    def param_counts(self):
+        return self._fixed["param_counts"]
+
+    def layer_shapes(self):
+        return self._fixed["layer_shapes"]
+
+    def _answer(self):
+        try:
+            status, value = self._conn.recv()
+        except EOFError:
+            self._process.join(5)
+            raise RuntimeError(f"the legacy side's process ended (exit status {self._process.exitcode})") from None
+        if status == "error":
+            kind, message, where = value
+            from parity.legacy import LegacyError
+            from parity.transfer import TransferError
+
+            raise {"LegacyError": LegacyError, "TransferError": TransferError}.get(kind, RemoteError)(
+                message if kind in ("LegacyError", "TransferError") else f"{kind}: {message}\n{where}")
+        return value
+
+    def _call(self, method, *args, **kwargs):
+        self._conn.send((method, args, kwargs))
+        return self._answer()
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in _FORWARDED:
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self._call(name, *args, **kwargs)
+
+    @property
+    def step(self):
+        return self.watch.step
+
+    def train(self, batches, num_steps, on_step=None):
+        """Runs `num_steps` steps of the train op, one batch sent at a time; raises Diverged at the
+        first non-finite loss."""
+        losses = []
+        for i in range(num_steps):
+            x, y = next(batches)
+            losses.append(self._call("train_one", np.asarray(x), np.asarray(y)))
+            self.watch(losses[-1])
+            if on_step is not None:
+                on_step(i, losses[-1])
+        return losses
+
+    def reset_optimizer(self):
+        self._call("reset_optimizer")
+        self.watch.reset()
+
+    def restore_training_state(self, state, step):
+        self._call("restore_training_state", state, step)
+        self.watch.reset(step)
+
+    def close(self):
+        if self._process.is_alive():
+            try:
+                self._conn.send(("close", (), {}))
+                self._conn.recv()
+            except (OSError, EOFError):
+                pass
+            self._process.join(30)
+        if self._process.is_alive():
+            self._process.kill()
+        self._conn.close()
+
+
+class RemoteError(RuntimeError):
+    """An unexpected error in the legacy side's process, with its traceback there."""
+
+
+# GraphRunner methods the child serves as they are.
+_FORWARDED = ("get_weights", "set_weights", "set_weight", "forward", "loss", "timed_steps",
+              "endpoint_values", "loss_and_gradients", "gradients_and_kinks", "train_step_with_gradients",
+              "training_state", "predict", "save", "info")
+
+
+def _serve(conn, source, seed):
+    """The child: builds the GraphRunner, then answers (method, args) requests until 'close'."""
+    try:
+        from parity.runners import GraphRunner
+
+        runner = GraphRunner.from_source(source, seed)
+        conn.send(("ok", {**{name: getattr(runner, name) for name in ATTRIBUTES},
+                          **{name: getattr(runner, name)() for name in FIXED}}))
+    except BaseException as e:  # noqa: BLE001  every failure goes back to the parent as an answer
+        conn.send(("error", (type(e).__name__, str(e), traceback.format_exc())))
+        return
+    while True:
+        try:
+            method, args, kwargs = conn.recv()
+        except EOFError:
+            break
+        if method == "close":
+            runner.close()
+            conn.send(("ok", None))
+            break
+        try:
+            if method == "train_one":
+                x, y = args
+                value = runner.train(iter([(x, y)]), 1)[0]
+            elif method == "restore_training_state":
+                value = runner.restore_training_state(*args)
+            elif method == "reset_optimizer":
+                value = runner.reset_optimizer()
+            elif method in _FORWARDED:
+                value = getattr(runner, method)(*args, **kwargs)
+            else:
+                raise AttributeError(f"the legacy side has no method {method!r}")
+            conn.send(("ok", value))
+        except Diverged as e:
+            # The parent counts the steps and raises Diverged itself; here the loss is returned.
+            conn.send(("ok", e.loss))
+        except BaseException as e:  # noqa: BLE001
+            conn.send(("error", (type(e).__name__, str(e), traceback.format_exc())))
