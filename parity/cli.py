@@ -44,19 +44,67 @@ def _model(name):
         raise UsageError(str(e)) from None
 
 
+RUN_DEFAULTS = {"dataset": "auto", "seed": 0, "eager_style": "function"}
+
+
+def _target(args):
+    """(spec, run options): a registered model (--model), or the user's pair from its flags, a
+    --config file, or the current folder's pyproject.toml; the run options (dataset, steps...) from
+    the flags, over the file's, over the defaults. Everything is checked before any model is built."""
+    from parity import config
+
+    flags = {key: getattr(args, key.replace("-", "_"), None) for key in config.PAIR_KEYS}
+    flags["endpoint"] = _endpoints(getattr(args, "endpoint", None))
+    run = {key: getattr(args, key.replace("-", "_"), None) for key in config.RUN_KEYS}
+    # convert's --checkpoint is the checkpoint to convert, for a registered model as for a pair.
+    given = [k for k, v in flags.items() if v not in (None, [], {}) and not (k == "checkpoint" and
+                                                                          args.command == "convert")]
+    if args.model:
+        if given or args.config:
+            raise UsageError(f"--model names a registered model; --{given[0] if given else 'config'} belongs to a "
+                             "pair of your own: give one or the other")
+        spec, file_options = _model(args.model), {}
+    else:
+        file_options = config.read(args.config) if args.config else (None if given else config.from_pyproject())
+        if not given and file_options is None:
+            raise UsageError(f"give --model (one of: {', '.join(registry.MODELS)}) or your own pair: --legacy "
+                             "package.module:function (or --legacy-meta FILE.meta --checkpoint PREFIX and the tensor "
+                             "names) with --eager package.module:function, or --config pair.toml")
+        if given and not args.config:
+            flags["search-path"] = str(Path.cwd())
+        spec = config.pair_spec(config.merge(file_options, flags))
+    merged = config.merge({k.replace("-", "_"): v for k, v in (file_options or {}).items() if k in config.RUN_KEYS},
+                          {k.replace("-", "_"): v for k, v in run.items()})
+    return spec, {**{k.replace("-", "_"): None for k in config.RUN_KEYS}, **RUN_DEFAULTS, **merged}
+
+
+def _endpoints(items):
+    pairs = {}
+    for item in items or ():
+        name, sep, tensor = item.partition("=")
+        if not sep or not name or not tensor:
+            raise UsageError(f"--endpoint {item!r}: expected NAME=TENSOR, such as conv1=Relu:0")
+        pairs[name] = tensor
+    return pairs
+
+
 def _dataset(name):
-    if name != "auto" and name not in DATASETS:
+    if name != "auto" and name not in DATASETS and not str(name).endswith(".npz"):
         raise UsageError(f"unknown dataset {name!r}; choose one of: auto, {', '.join(DATASETS)}")
     return name
 
 
-def _locate_data(args, spec):
-    """Finds the run's data set (a bad --data-dir or $TF_PARITY_DATA, or files `auto` cannot place,
-    fail here); the files themselves are read, and checked, when the run loads them."""
+def _locate_data(run, spec):
+    """Finds the run's data set (a bad --data-dir or $TF_PARITY_DATA, a missing .npz, or files `auto`
+    cannot place, fail here); the files themselves are read, and checked, when the run loads them."""
     from parity import datasets
 
-    datasets.search_roots(args.data_dir)
-    datasets.resolve(args.dataset, args.data_dir, spec.data)
+    datasets.search_roots(run["data_dir"])
+    if str(run["dataset"]).endswith(".npz"):
+        if not Path(run["dataset"]).is_file():
+            raise UsageError(f"--dataset {run['dataset']}: no such file (a .npz of x_train, y_train, x_test, y_test)")
+        return
+    datasets.resolve(run["dataset"], run["data_dir"], spec.data)
 
 
 def _style(name, allowed):
@@ -156,13 +204,13 @@ def _progress_factory():
 
 
 def cmd_train(args):
-    spec = _model(args.model)
+    spec, run = _target(args)
     _style(args.style, LEGACY_STYLES + EAGER_STYLES)
-    _dataset(args.dataset)
-    _positive("--steps", args.steps)
-    _positive("--batch-size", args.batch_size)
-    _seed(args.seed)
-    _locate_data(args, spec)
+    _dataset(run["dataset"])
+    _positive("--steps", run["steps"])
+    _positive("--batch-size", run["batch_size"])
+    _seed(run["seed"])
+    _locate_data(run, spec)
     if args.save and args.style != "legacy":
         if not args.save.endswith(".weights.h5"):
             raise UsageError(f"--save for a Keras style must end in .weights.h5, got {args.save!r}")
@@ -173,8 +221,9 @@ def cmd_train(args):
     json_path = _writable(Path(args.out) / f"train_{spec.name}_{args.style}.json")
     from parity import checkpoints, report, training
 
-    config = training.TrainConfig(model=spec.name, style=args.style, dataset=args.dataset, data_dir=args.data_dir,
-                                  steps=args.steps, batch_size=args.batch_size, seed=args.seed, save=args.save,
+    config = training.TrainConfig(model=spec.name, style=args.style, dataset=run["dataset"],
+                                  data_dir=run["data_dir"], steps=run["steps"], batch_size=run["batch_size"],
+                                  seed=run["seed"], save=args.save,
                                   checkpoint=str(checkpoints.path_for(json_path, "state")),
                                   checkpoint_every=args.checkpoint_every, resume=args.resume)
     png_path = _writable(report.companion(json_path, "_loss.png"))
@@ -212,25 +261,26 @@ def _same_run(path, meta, settings):
 
 
 def cmd_parity(args):
-    spec = _model(args.model)
-    _dataset(args.dataset)
-    _style(args.eager_style, EAGER_STYLES)
-    _positive("--steps", args.steps)
-    _positive("--accuracy-steps", args.accuracy_steps)
-    _positive("--batch-size", args.batch_size)
-    _seed(args.seed)
-    _locate_data(args, spec)
+    spec, run = _target(args)
+    _dataset(run["dataset"])
+    _style(run["eager_style"], EAGER_STYLES)
+    _positive("--steps", run["steps"])
+    _positive("--accuracy-steps", run["accuracy_steps"])
+    _positive("--batch-size", run["batch_size"])
+    _seed(run["seed"])
+    _locate_data(run, spec)
     json_path = _writable(args.json or Path("results") / f"parity_{spec.name}.json")
     from parity import checkpoints, plots, report, suite
 
     companions = {"curves": _writable(report.companion(json_path, "_loss.png"))}
     if spec.task == "reconstruction":
         companions["reconstructions"] = _writable(report.companion(json_path, "_reconstructions.png"))
-    config = suite.ParityConfig(model=spec.name, dataset=args.dataset, data_dir=args.data_dir, steps=args.steps,
-                                accuracy_steps=args.accuracy_steps, seed=args.seed, eager_style=args.eager_style,
-                                batch_size=args.batch_size, checkpoint_every=args.checkpoint_every,
-                                resume=args.resume, checkpoint_prefix=str(json_path))
-    paths = {style: checkpoints.path_for(json_path, style) for style in ("legacy", args.eager_style)}
+    config = suite.ParityConfig(model=spec.name, dataset=run["dataset"], data_dir=run["data_dir"],
+                                steps=run["steps"], accuracy_steps=run["accuracy_steps"], seed=run["seed"],
+                                eager_style=run["eager_style"], batch_size=run["batch_size"],
+                                checkpoint_every=args.checkpoint_every, resume=args.resume,
+                                checkpoint_prefix=str(json_path), spec=spec if spec.pair_legacy else None)
+    paths = {style: checkpoints.path_for(json_path, style) for style in ("legacy", config.eager_style)}
     for style, path in paths.items():
         # The eager style's free run starts after the legacy's: its checkpoint may not exist yet.
         meta = _checkpointing(args, path) if style == "legacy" or path.exists() else None
@@ -243,7 +293,7 @@ def cmd_parity(args):
         if curves:
             written.append(plots.plot_loss_curves(
                 companions["curves"], curves,
-                f"{spec.name} on {result['dataset']}: legacy graph vs {args.eager_style}, same start and batches"))
+                f"{spec.name} on {result['dataset']}: legacy graph vs {config.eager_style}, same start and batches"))
             result["loss_curves_png"] = str(written[-1])
         if reconstructions:
             rows = {"original": reconstructions.pop("original"), **reconstructions}
@@ -264,35 +314,68 @@ def cmd_parity(args):
 
 
 def cmd_convert(args):
-    spec = _model(args.model)
     out = str(args.out)
     if not out.endswith(".weights.h5"):
         raise UsageError(f"--out must end in .weights.h5 (Keras 3 writes no other weights format), got {out!r}")
+    if not args.checkpoint:
+        raise UsageError("--checkpoint is required: the TF1 Saver checkpoint to convert")
     _writable(out)
     from parity import convert, transfer
 
     transfer.checkpoint_prefix(args.checkpoint)  # a wrong path fails here, before the models are built
+    if not args.model and not args.legacy and not args.legacy_meta and not args.config and args.eager:
+        if not args.map:
+            raise UsageError("with only --eager, convert needs --map naming the legacy variable of every Keras "
+                             "weight; or give the legacy side too (--legacy or --legacy-meta)")
+        from parity.pair import EagerSource
 
+        source = EagerSource(model=args.eager, map=args.map, search_path=str(Path.cwd()))
+        figures = convert.with_map_only(source, args.checkpoint, out)
+        print(f"converted {figures['variables']} variables from {args.checkpoint} to {out} by the map {args.map}; "
+              "no legacy graph was given, so the outputs were not compared")
+        return EXIT_OK
+    spec, _ = _target(args)
     figures = convert.checkpoint_to_keras(spec, args.checkpoint, out)
     print(f"converted {figures['variables']} variables of {spec.name} from {args.checkpoint} to {out}; "
-          f"outputs on {figures['images']} random images agree within {figures['max_abs_diff']:.2g}")
-    return 0
+          f"outputs on {figures['images']} random inputs agree within {figures['max_abs_diff']:.2g}")
+    return EXIT_OK
+
+
+def cmd_map(args):
+    from parity import mapping, pair
+
+    spec, _ = _target(args)
+    spec, legacy, eager = pair.build_runners(spec)
+    legacy.close()
+    names = [w.path for w in eager.model.weights]
+    shapes = [tuple(w.shape) for w in eager.model.weights]
+    entries = mapping.read_map(spec.pair_eager.map) if spec.pair_eager and spec.pair_eager.map else None
+    print(mapping.table(mapping.plan(legacy.names, legacy.shapes, names, shapes, entries)))
+    return EXIT_OK
 
 
 def cmd_bench(args):
     from parity import bench
 
+    pair = None
     if args.model == "all":
         models = tuple(registry.MODELS)
-    elif args.model in registry.MODELS:
-        models = (args.model,)
+    elif args.model in registry.MODELS or args.model is None:
+        pair, _ = _target(args)
+        models = (pair if pair.pair_legacy is not None else pair.name,)
     else:
         raise UsageError(f"unknown model {args.model!r}; choose one of: all, {', '.join(registry.MODELS)}")
-    styles = tuple(s.strip() for s in args.styles.split(",") if s.strip()) if args.styles else bench.STYLES
-    if not styles:
+    asked = tuple(s.strip() for s in args.styles.split(",") if s.strip()) if args.styles else None
+    if asked is not None and not asked:
         raise UsageError(f"--styles names no style; choose from: {', '.join(bench.STYLES)}")
-    for style in styles:
+    for style in asked or ():
         _style(style, bench.STYLES)
+    styles = asked or bench.STYLES
+    if pair is not None and pair.pair_legacy is not None:
+        if asked and "legacy_tf_data" in asked:
+            raise UsageError("--styles legacy_tf_data: a pair's own graph reads its placeholders; its legacy side "
+                             "is timed as legacy_feed_dict")
+        styles = tuple(s for s in styles if s != "legacy_tf_data")
     _positive("--batch-size", args.batch_size)
     _positive("--steps", args.steps)
     _positive("--warmup", args.warmup)
@@ -300,15 +383,10 @@ def cmd_bench(args):
     from parity import report
 
     png_path = _writable(report.companion(json_path, "_ratios.png"))
-    command = ["tf-parity", "bench", "--model", args.model]
-    for flag, value in (("--styles", args.styles), ("--batch-size", args.batch_size), ("--steps", args.steps),
-                        ("--warmup", args.warmup), ("--json", args.json)):
-        if value is not None:
-            command += [flag, str(value)]
     import shlex
 
     config = bench.BenchConfig(models=models, styles=styles, batch_size=args.batch_size, steps=args.steps,
-                               warmup=args.warmup, command=shlex.join(command))
+                               warmup=args.warmup, command=shlex.join(["tf-parity", *args.argv]))
     result = bench.run(config, log=_log)
     with outputs.together():
         report.write_json(json_path, result)
@@ -344,18 +422,20 @@ def build_parser():
     p.set_defaults(func=cmd_pitfalls)
 
     def common(p, steps_help):
-        p.add_argument("--model", required=True, help=f"one of: {', '.join(registry.MODELS)}")
-        p.add_argument("--dataset", default="auto", help="auto (MNIST, else Fashion-MNIST, else digits), "
-                                                         f"or one of: {', '.join(DATASETS)}")
+        p.add_argument("--model", help=f"a registered model: {', '.join(registry.MODELS)}; or check your own pair "
+                                       "with --legacy/--legacy-meta and --eager, or --config")
+        p.add_argument("--dataset", help="auto (the model's own data, else a stated stand-in), one of: "
+                                         f"{', '.join(DATASETS)}, or a .npz of x_train, y_train, x_test, y_test")
         p.add_argument("--data-dir", help="folder searched first for data files")
         p.add_argument("--steps", type=int, help=steps_help)
-        p.add_argument("--batch-size", type=int, help="default: the document's")
-        p.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default 0)")
+        p.add_argument("--batch-size", type=int, help="default: the document's (a pair's: 64)")
+        p.add_argument("--seed", type=int, help="initial weights and batch order (default 0)")
         p.add_argument("--checkpoint-every", type=int, metavar="N",
                        help="write a training checkpoint (weights, optimizer state, data position) every N steps, "
                             "beside the report; a finished run removes it")
         p.add_argument("--resume", action="store_true",
                        help="continue from the checkpoint an interrupted run with the same settings left")
+        pair_arguments(p)
 
     p = sub.add_parser("train", help="train one model in one style with the document's recipe")
     common(p, "training steps (default: the document's full recipe)")
@@ -365,37 +445,90 @@ def build_parser():
                                   "a .weights.h5 file (eager styles)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("parity", help="run the six parity checks on one model")
-    common(p, "teacher-forced training steps compared one by one (default: the model's; 200 for mnist_cnn)")
+    p = sub.add_parser("parity", help="run the six parity checks on one model, or on your own pair")
+    common(p, "teacher-forced training steps compared one by one (default: the model's; 200 for mnist_cnn, "
+              "50 for a pair)")
     p.add_argument("--accuracy-steps", type=int, help="steps of the recipe before comparing test accuracy "
-                                                      "(default: the model's shortened recipe)")
-    p.add_argument("--eager-style", default="function", help=f"one of: {', '.join(EAGER_STYLES)}")
+                                                      "(default: the model's shortened recipe; 500 for a pair)")
+    p.add_argument("--eager-style", help=f"one of: {', '.join(EAGER_STYLES)} (default function)")
     p.add_argument("--json", help="report path (default results/parity_MODEL.json); the loss curves PNG "
                                   "goes beside it")
     p.set_defaults(func=cmd_parity)
 
     p = sub.add_parser("bench", help="time a training and an inference step in every style, against the "
                                      "legacy graph fed by feed_dict")
-    p.add_argument("--model", required=True, help=f"all, or one of: {', '.join(registry.MODELS)}")
-    p.add_argument("--styles", help="comma-separated, default all: legacy_feed_dict, legacy_tf_data, eager, "
-                                    "function, xla, fit (legacy_feed_dict always runs: every ratio is to it)")
-    p.add_argument("--batch-size", type=int, help="images per step (default: per model, see parity/bench.py)")
+    p.add_argument("--model", help=f"all, or one of: {', '.join(registry.MODELS)}; or time your own pair with "
+                                   "--legacy/--legacy-meta and --eager, or --config")
+    p.add_argument("--styles", help="comma-separated, default all: legacy_feed_dict, legacy_tf_data (not for a pair), "
+                                    "eager, function, xla, fit (legacy_feed_dict always runs: every ratio is to it)")
+    p.add_argument("--batch-size", type=int, help="images per step (default: per model, its ModelSpec.bench in "
+                                                  "parity/registry.py; a pair's: 64)")
     p.add_argument("--steps", type=int, help="timed steps per style and phase (default: per model)")
     p.add_argument("--warmup", type=int, help="untimed steps before them, the first included (default: per model)")
     p.add_argument("--json", default="results/bench.json", help="report path (default results/bench.json); "
                                                                  "the ratio chart goes beside it")
+    pair_arguments(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("convert", help="copy a TF1 Saver checkpoint into the Keras model's .weights.h5")
-    p.add_argument("--model", required=True)
-    p.add_argument("--checkpoint", required=True, help="checkpoint prefix, its .index file, or its folder")
+    p.add_argument("--model", help=f"a registered model: {', '.join(registry.MODELS)}; or your own pair's flags")
     p.add_argument("--out", required=True, help="the .weights.h5 file to write")
+    pair_arguments(p, checkpoint_help="the TF1 Saver checkpoint to convert: its prefix, .index file, or folder "
+                                      "(required)")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("map", help="which Keras weight takes which legacy variable, side by side")
+    p.add_argument("--model", help=f"a registered model: {', '.join(registry.MODELS)}; or your own pair's flags")
+    pair_arguments(p)
+    p.set_defaults(func=cmd_map)
     return parser
+
+
+def pair_arguments(p, checkpoint_help=None):
+    """The flags that name a user's own pair; every one is also a key of a --config file."""
+    g = p.add_argument_group("your own pair (each flag is also a key of a --config TOML file)")
+    g.add_argument("--config", help="a TOML file naming the pair and its run (or a pyproject.toml with a "
+                                    "[tool.tf-parity] table, which is also read from the current folder)")
+    g.add_argument("--name", help="the pair's name, used in report names (default: the legacy module's)")
+    g.add_argument("--legacy", help="package.module:function building the TF1 graph; it returns an object or dict "
+                                    "naming inputs, labels, logits, loss, train_op (optional: train_feeds, "
+                                    "eval_feeds, training, endpoints, variables)")
+    g.add_argument("--legacy-meta", help="a saved .meta graph, in place of --legacy (with --checkpoint and the "
+                                         "tensor names below)")
+    g.add_argument("--checkpoint", help=checkpoint_help or "the legacy weights to start from: a Saver checkpoint "
+                                                           "prefix, its .index file, or folder")
+    for flag, what in (("--inputs", "input placeholder"), ("--labels", "label placeholder"),
+                       ("--logits", "output tensor"), ("--loss", "loss tensor"),
+                       ("--training", "bool placeholder of batch norm's mode")):
+        g.add_argument(flag, help=f"with --legacy-meta: the {what}, as tf.compat.v1 prints it (x:0)")
+    g.add_argument("--train-op", help="with --legacy-meta: the train op's name")
+    g.add_argument("--feed", action="append", metavar="TENSOR=VALUE",
+                   help="fed in every comparison to switch randomness off (keep_prob:0=1.0); repeatable")
+    g.add_argument("--train-feed", action="append", metavar="TENSOR=VALUE",
+                   help="fed while the legacy graph trains on its own (keep_prob:0=0.5); repeatable")
+    g.add_argument("--endpoint", action="append", metavar="NAME=TENSOR",
+                   help="a named intermediate output, compared by the layer-shapes check with the Keras layer of "
+                        "that name; repeatable")
+    g.add_argument("--eager", help="package.module:function returning the keras.Model port")
+    g.add_argument("--optimizer", help="package.module:function returning its Keras optimizer (default: the one "
+                                       "the legacy train op applies, with its settings read from the graph)")
+    g.add_argument("--keras-loss", help="the port's loss: softmax_cross_entropy, sparse_softmax_cross_entropy, "
+                                        "sigmoid_cross_entropy, mean_squared_error, or package.module:function "
+                                        "(default: what the legacy loss computes)")
+    g.add_argument("--reduction", choices=("mean", "sum"), help="of a named --keras-loss (default mean)")
+    g.add_argument("--map", help="a JSON or TOML file pairing legacy variables with Keras weights where creation "
+                                 "order and shape do not (see tf-parity map)")
+    g.add_argument("--params", type=int, help="the trainable parameter count both sides must have")
+    g.add_argument("--legacy-process", choices=("isolated", "inline"),
+                   help="run the legacy side in a process of its own (default), so a module that disables v2 "
+                        "behaviour at import works unchanged; or in this one")
 
 
 def main(argv=None):
     from parity.checkpoints import CheckpointError
+    from parity.config import ConfigError
+    from parity.legacy import LegacyError
+    from parity.mapping import MappingError
     from parity.transfer import TransferError
 
     parser = build_parser()
@@ -403,11 +536,12 @@ def main(argv=None):
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
         return args.func(args)
-    except (UsageError, DataError, TransferError, CheckpointError) as e:
+    except (UsageError, DataError, TransferError, CheckpointError, LegacyError, ConfigError, MappingError) as e:
         print(f"tf-parity: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:

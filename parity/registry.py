@@ -1,9 +1,12 @@
 """Every model registered once: its shape, the document's recipe, its anchors, its two builders.
+A user's own pair (parity.config) is a ModelSpec too, its two sides named in `pair_legacy` and
+`pair_eager`.
 
 Importing this module does not import TensorFlow; the builders are loaded on first use.
 """
 import importlib
 from dataclasses import dataclass
+from typing import Optional
 
 
 class UnknownModel(KeyError):
@@ -15,12 +18,31 @@ class UnknownModel(KeyError):
 class Recipe:
     """The document's training recipe, which both styles must follow."""
     optimizer: str
-    learning_rate: float
-    epsilon: float       # the legacy optimizer's epsilon; the Keras side is set to the same
+    learning_rate: Optional[float]
+    epsilon: Optional[float]   # the legacy optimizer's epsilon; the Keras side is set to the same
     batch_size: int
     iterations: int      # the document's full run, in steps
     loss: str
-    labels: str          # "one_hot" or "sparse"
+    labels: str          # "one_hot", "sparse", or "images" (an autoencoder's targets)
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What `tf-parity bench` times by default: images per step, timed steps per phase, and untimed
+    steps before them (the first included)."""
+    batch_size: int
+    steps: int
+    warmup: int
+
+
+# The small models time many short steps at the documents' batch size; the big ones fewer steps on
+# small batches, as their XLA steps take a second or more on a CPU, and the graph builds, session
+# starts and XLA compiles already take a third of their time: `--model all` then runs in about 7
+# minutes on two quiet CPU cores (9 to 10 with other jobs on them).
+SMALL_BENCH = Bench(batch_size=64, steps=100, warmup=5)
+LARGE_BENCH = Bench(batch_size=16, steps=20, warmup=2)
+# A user's pair: the batch size is its run's (`--batch-size`, default 64).
+PAIR_BENCH = Bench(batch_size=64, steps=50, warmup=3)
 
 
 @dataclass(frozen=True)
@@ -32,8 +54,8 @@ class ModelSpec:
     num_classes: int
     task: str            # "classification" or "reconstruction"
     recipe: Recipe
-    trainable_params: int
-    non_trainable_params: int
+    trainable_params: Optional[int]       # None (a user's pair): the two sides are compared with each other
+    non_trainable_params: Optional[int]
     legacy_module: str
     eager_module: str
     accuracy_steps: int  # the shortened recipe `tf-parity parity` runs by default
@@ -50,6 +72,12 @@ class ModelSpec:
     # of 256) instead of the moving ones, for a recipe too short for its moving statistics to
     # leave their start. Only for models without dropout, which training mode would also turn on.
     accuracy_batch_statistics: bool = False
+    # A user's pair: its two sides (parity.legacy.LegacySource, parity.pair.EagerSource), and
+    # tolerance overrides ((name, value) pairs, parity.tolerances).
+    bench: Bench = SMALL_BENCH
+    pair_legacy: object = None
+    pair_eager: object = None
+    tolerances: tuple = ()
 
     @property
     def total_params(self):
@@ -57,6 +85,14 @@ class ModelSpec:
 
     def legacy(self):
         return importlib.import_module(self.legacy_module)
+
+    def legacy_source(self, **options):
+        """How to build the legacy side (parity.legacy): the module's `build`, with the recipe's
+        learning rate and `options` for the builder."""
+        from parity.legacy import LegacySource
+
+        kwargs = {"learning_rate": self.recipe.learning_rate, **options}
+        return LegacySource(builder=f"{self.legacy_module}:build", builder_kwargs=tuple(kwargs.items()))
 
     def eager(self):
         return importlib.import_module(self.eager_module)
@@ -97,6 +133,7 @@ MODELS = {
         data=("cifar100", "fashion_mnist", "digits"),
         parity_steps=30,
         parity_batch_size=32,
+        bench=LARGE_BENCH,
     ),
     "resnet18": ModelSpec(
         name="resnet18",
@@ -118,6 +155,7 @@ MODELS = {
         parity_steps=30,
         parity_batch_size=32,
         accuracy_checkpoints=5,
+        bench=LARGE_BENCH,
     ),
     "conv_autoencoder": ModelSpec(
         name="conv_autoencoder",
@@ -166,6 +204,7 @@ MODELS = {
         batch_norm=True,
         parity_steps=30,
         parity_batch_size=16,
+        bench=LARGE_BENCH,
     ),
 }
 

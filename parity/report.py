@@ -82,9 +82,11 @@ def _summary(check):
 def _figures(check):
     name = check["name"]
     if name == "parameters":
-        return f"legacy {check['legacy_trainable']:,} + {check['legacy_non_trainable']:,}, " \
-               f"eager {check['eager_trainable']:,} + {check['eager_non_trainable']:,} " \
-               f"(anchor {check['anchor_trainable']:,} + {check['anchor_non_trainable']:,})"
+        text = f"legacy {check['legacy_trainable']:,} + {check['legacy_non_trainable']:,}, " \
+               f"eager {check['eager_trainable']:,} + {check['eager_non_trainable']:,}"
+        if "anchor_trainable" in check:
+            text += f" (anchor {check['anchor_trainable']:,} + {check['anchor_non_trainable']:,})"
+        return text
     if name == "layer_shapes":
         return f"{check['layers']} named layers"
     if name == "forward":

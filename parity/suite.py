@@ -11,7 +11,7 @@ from parity.datasets import adapt
 
 @dataclass
 class ParityConfig:
-    model: str
+    model: str                             # a registered model's name, or a user's pair's (see `spec`)
     dataset: str = "auto"
     data_dir: Optional[str] = None
     steps: Optional[int] = None            # None: the model's parity_steps
@@ -22,6 +22,7 @@ class ParityConfig:
     checkpoint_every: Optional[int] = None  # free runs write a checkpoint every N steps
     resume: bool = False                   # free runs continue from their checkpoints
     checkpoint_prefix: str = "results/parity.json"   # checkpoints go beside this report path
+    spec: Optional[registry.ModelSpec] = None  # a user's pair (parity.config); None: registry.get(model)
 
     def batch(self, spec):
         return self.batch_size or spec.parity_batch_size or spec.recipe.batch_size
@@ -62,23 +63,62 @@ class TrainingData:
 
 
 def prepare_data(spec, dataset_name="auto", data_dir=None):
-    """Loads the model's data (`auto`: the first of spec.data that is present), fits a stand-in
-    to the model's input, and holds out the validation images as input_data did (5,000 of MNIST)."""
-    name = datasets.resolve(dataset_name, data_dir, spec.data)
-    data = datasets.DATASETS[name].load(data_dir, explicit=dataset_name != "auto",
-                                        image_size=tuple(spec.input_shape[:2]))
-    data = adapt.fit_to_model(data, tuple(spec.input_shape), spec.num_classes or data.num_classes,
+    """Loads the model's data (`auto`: the first of spec.data that is present; a path ending in
+    .npz: a user's own arrays), fits a stand-in to the model's input, and holds out the validation
+    images as input_data did (5,000 of MNIST)."""
+    if str(dataset_name).endswith(".npz"):
+        data = datasets.load_arrays(dataset_name)
+    else:
+        name = datasets.resolve(dataset_name, data_dir, spec.data)
+        data = datasets.DATASETS[name].load(data_dir, explicit=dataset_name != "auto",
+                                            image_size=tuple(spec.input_shape[:2]) if len(spec.input_shape) == 3
+                                            else None)
+    data = adapt.fit_to_model(data, image_shape(spec, data), spec.num_classes or data.num_classes,
                               resize=spec.resize_proxy)
     validation = min(5000, len(data.x_train) // 10)
     return TrainingData(data, data.x_train[validation:], data.y_train[validation:], data.x_test, data.y_test,
                         spec.recipe.labels, spec.num_classes)
 
 
-def build_runners(spec, seed, eager_style, epsilon=None):
-    from parity.runners import GraphRunner, KerasRunner
+def image_shape(spec, data):
+    """The image shape data is fitted to: the model's input, or where the model takes flat vectors
+    ([None, 784]) the data's own images when they hold as many values (the runners reshape)."""
+    shape = tuple(spec.input_shape)
+    if len(shape) == 3:
+        return shape
+    if int(np.prod(shape)) == int(np.prod(data.image_shape)):
+        return tuple(data.image_shape)
+    raise datasets.DataError(f"the model takes inputs of shape {shape} ({int(np.prod(shape))} values), {data.name}'s "
+                             f"images are {'x'.join(map(str, data.image_shape))}: give data whose images hold as "
+                             "many values (--dataset FILE.npz)")
 
-    return (GraphRunner.from_spec(spec, seed=seed),
-            KerasRunner.from_spec(spec, seed=seed, style=eager_style, epsilon=epsilon))
+
+def build_runners(spec, seed, eager_style, epsilon=None):
+    """(legacy, Keras) runners of a registered model."""
+    from parity import pair
+
+    return pair.build_runners(spec, seed, eager_style, epsilon)[1:]
+
+
+def prepare(config, log=print):
+    """(spec, data, legacy, eager) of a parity run. A registered model's data is loaded first; a
+    user's pair's after its legacy side is built, whose graph says what data it takes."""
+    from parity import pair
+
+    spec = config.spec or registry.get(config.model)
+    if spec.pair_legacy is None:
+        data = prepare_data(spec, config.dataset, config.data_dir)
+        log(f"data: {data.dataset.summary()}")
+        spec, legacy, eager = pair.build_runners(spec, config.seed, config.eager_style)
+        return spec, data, legacy, eager
+    spec, legacy, eager = pair.build_runners(spec, config.seed, config.eager_style)
+    try:
+        data = prepare_data(spec, config.dataset, config.data_dir)
+    except BaseException:
+        legacy.close()
+        raise
+    log(f"data: {data.dataset.summary()}")
+    return spec, data, legacy, eager
 
 
 def train_in_segments(runner, batches, boundaries, on_step=lambda i, loss: None):
@@ -171,6 +211,13 @@ BATCH_STATISTICS = "batch statistics (batch norm in training mode over test batc
 GRADIENT_SPARE_BATCHES = 3
 
 
+def _optimizer(spec):
+    r = spec.recipe
+    if spec.pair_legacy is not None:
+        return r.optimizer
+    return f"{r.optimizer}(learning_rate={r.learning_rate:g}, epsilon={r.epsilon:g})"
+
+
 def _keeper(spec, config, style, data):
     """The checkpoint writer of a style's free run, or None when the run keeps no checkpoints."""
     if not config.checkpoint_every:
@@ -214,18 +261,16 @@ def run(config: ParityConfig, progress=None, log=print):
     from parity import runtime
     from parity.runners import Diverged
 
-    spec = registry.get(config.model)
-    tol = tolerances_module.for_model(spec.name)
-    data = prepare_data(spec, config.dataset, config.data_dir)
-    log(f"data: {data.dataset.summary()}")
+    spec, data, legacy, eager = prepare(config, log)
+    tol = tolerances_module.for_model(spec.name, spec.tolerances)
     batch_size = config.batch(spec)
     steps = config.steps or spec.parity_steps
     accuracy_steps = config.accuracy_steps or spec.accuracy_steps
-    legacy, eager = build_runners(spec, config.seed, config.eager_style)
-    results = [checks.parameters(spec, legacy, eager), checks.layer_shapes(legacy, eager)]
     curves, timings, accuracies, reconstructions, diverged, moving = {}, {}, {}, {}, [], {}
     try:
-        transfer.transfer(legacy, eager)
+        results = [checks.parameters(spec, legacy, eager), checks.layer_shapes(legacy, eager)]
+        # A user's pair is paired by order and shape (parity.mapping), its names its own.
+        transfer.transfer(legacy, eager, match_names=spec.pair_legacy is None)
     except transfer.TransferError as e:
         reason = f"weights cannot be transferred: {e}"
         final = "reconstruction" if spec.task == "reconstruction" else "accuracy"
@@ -310,9 +355,8 @@ def run(config: ParityConfig, progress=None, log=print):
         "tensorflow": versions["tensorflow"],
         "keras": versions["keras"],
         "settings": {"steps": steps, "accuracy_steps": accuracy_steps, "batch_size": batch_size,
-                     "seed": config.seed, "eager_style": config.eager_style,
-                     "optimizer": f"{spec.recipe.optimizer}(learning_rate={spec.recipe.learning_rate:g}, "
-                                  f"epsilon={spec.recipe.epsilon:g})"},
+                     "seed": config.seed, "eager_style": config.eager_style, "optimizer": _optimizer(spec),
+                     "randomness_held_fixed": {"legacy": legacy.held_fixed, "eager": eager.held_fixed}},
         "styles": styles,
         "checks": [c.to_json() for c in results],
         "passed": all(c.passed for c in results),

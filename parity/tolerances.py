@@ -99,5 +99,25 @@ OVERRIDES = {
 }
 
 
-def for_model(name: str) -> Tolerances:
-    return replace(DEFAULT, **OVERRIDES.get(name, {}))
+def for_model(name: str, overrides=()) -> Tolerances:
+    """The tolerances of a registered model, or of a user's pair with its own `overrides` ((name,
+    value) pairs, each with the reason its configuration gives)."""
+    own = {key: _tolerance(key, value) for key, value in overrides}
+    unknown = [key for key in own if not hasattr(DEFAULT, key)]
+    if unknown:
+        known = ", ".join(f.name for f in fields(Tolerances))
+        raise ValueError(f"unknown tolerance {unknown[0]!r}; the tolerances are: {known}")
+    return replace(DEFAULT, **{**OVERRIDES.get(name, {}), **own})
+
+
+def _tolerance(key, value):
+    """A Tolerance from a configuration's value: a number, or {value = N, why = "..."}."""
+    if isinstance(value, Tolerance):
+        return value
+    if isinstance(value, dict):
+        if set(value) - {"value", "why"} or not isinstance(value.get("value"), (int, float)):
+            raise ValueError(f"tolerance {key}: expected a number or {{value = N, why = \"...\"}}, got {value!r}")
+        return Tolerance(float(value["value"]), str(value.get("why") or "set by the pair's configuration"))
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"tolerance {key}: expected a number, got {value!r}")
+    return Tolerance(float(value), "set by the pair's configuration")

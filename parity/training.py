@@ -21,11 +21,15 @@ class TrainConfig:
 
 
 def make_runner(spec, style, seed):
+    """(spec, the runner of `style`); a user's pair's spec comes back with what its legacy graph says."""
+    from parity import pair
     from parity.runners import GraphRunner, KerasRunner
 
+    if spec.pair_legacy is not None:
+        return pair.runner_for_style(spec, style, seed)
     if style == "legacy":
-        return GraphRunner.from_spec(spec, seed=seed)
-    return KerasRunner.from_spec(spec, seed=seed, style=style)
+        return spec, GraphRunner.from_spec(spec, seed=seed)
+    return spec, KerasRunner.from_spec(spec, seed=seed, style=style)
 
 
 def settings(spec, config, batch_size):
@@ -42,7 +46,16 @@ def plan(spec, config):
 def train(spec, config, progress=None, log=print):
     """Trains and tests; returns {"report": dict for the JSON, "losses": per-step losses}. Raises
     runners.Diverged at the first non-finite loss."""
-    data = suite.prepare_data(spec, config.dataset, config.data_dir)
+    if spec.pair_legacy is None:
+        data = suite.prepare_data(spec, config.dataset, config.data_dir)
+        spec, runner = make_runner(spec, config.style, config.seed)
+    else:  # a pair's graph says what data it takes
+        spec, runner = make_runner(spec, config.style, config.seed)
+        try:
+            data = suite.prepare_data(spec, config.dataset, config.data_dir)
+        except BaseException:
+            runner.close()
+            raise
     log(f"data: {data.dataset.summary()}")
     steps, batch_size = plan(spec, config)
     keeper, resumed_at = None, None
@@ -51,7 +64,6 @@ def train(spec, config, progress=None, log=print):
     if every:
         keeper = checkpoints.Keeper(config.checkpoint, every,
                                     {**settings(spec, config, batch_size), "dataset": data.dataset.name})
-    runner = make_runner(spec, config.style, config.seed)
     try:
         batches = data.batches(batch_size, config.seed)
         state = checkpoints.RunState()

@@ -84,7 +84,7 @@ def test_parity_exits_1_when_a_check_fails(capsys, tmp_path, monkeypatch):
     (["parity", "--model", "mnist_cnn", "--eager-style", "graph"], "unknown style 'graph'"),
     (["train", "--model", "mnist_cnn", "--style", "keras"], "unknown style 'keras'"),
     (["parity", "--model", "mnist_cnn", "--steps", "0"], "--steps must be at least 1, got 0"),
-    (["parity"], "the following arguments are required: --model"),
+    (["parity"], "give --model (one of: mnist_cnn, vgg13, resnet18, conv_autoencoder, mobilenet_v2) or your own pair"),
     (["train", "--model", "mnist_cnn", "--style", "fit", "--save", "w.ckpt"], "must end in .weights.h5"),
     (["convert", "--model", "mnist_cnn", "--checkpoint", "x", "--out", "y.h5"], "--out must end in .weights.h5"),
 ])
