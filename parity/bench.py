@@ -56,24 +56,7 @@ PHASES = ("infer", "train")
 BASELINE = "legacy_feed_dict"
 
 
-@dataclass(frozen=True)
-class Setting:
-    batch_size: int
-    steps: int     # timed steps per phase
-    warmup: int    # untimed steps per phase, the first one included
-
-
-# Chosen so that `--model all` runs in about 7 minutes on two quiet CPU cores (9 to 10 with other
-# jobs on them): the small models time many short steps at the documents' batch size; the big
-# ones fewer steps on small batches, as their XLA steps take a second or more on a CPU, and the
-# graph builds, session starts and XLA compiles already take a third of their time.
-DEFAULTS = {
-    "mnist_cnn": Setting(batch_size=64, steps=100, warmup=5),
-    "conv_autoencoder": Setting(batch_size=64, steps=100, warmup=5),
-    "vgg13": Setting(batch_size=16, steps=20, warmup=2),
-    "resnet18": Setting(batch_size=16, steps=20, warmup=2),
-    "mobilenet_v2": Setting(batch_size=16, steps=20, warmup=2),
-}
+Setting = registry.Bench  # each model's default is its ModelSpec.bench
 
 # Square matrix sizes for the matmul peak, and how long each is repeated: big enough that the
 # rate is the kernel's, not the call's.
@@ -85,18 +68,21 @@ PEAK_SECONDS = 0.5
 
 @dataclass
 class BenchConfig:
-    models: tuple
+    models: tuple                      # registered names, or ModelSpecs (a user's pair)
     styles: tuple = STYLES
-    batch_size: Optional[int] = None   # None: the model's default in DEFAULTS
+    batch_size: Optional[int] = None   # None: the model's default, its ModelSpec.bench
     steps: Optional[int] = None
     warmup: Optional[int] = None
     seed: int = 0
     peak_sizes: Optional[tuple] = None   # None: PEAK_SIZES
     command: str = ""
 
-    def setting(self, model):
-        """The model's batch size, steps and warm-up: the defaults, overridden where asked."""
-        base = DEFAULTS.get(model, Setting(32, 10, 2))
+    def specs(self):
+        return [registry.get(m) if isinstance(m, str) else m for m in self.models]
+
+    def setting(self, spec):
+        """The model's batch size, steps and warm-up: its defaults, overridden where asked."""
+        base = (registry.get(spec) if isinstance(spec, str) else spec).bench
         return Setting(self.batch_size or base.batch_size, self.steps or base.steps, self.warmup or base.warmup)
 
 
@@ -273,9 +259,9 @@ class _LegacyStyle:
             self.runner = GraphRunner.from_spec(spec, seed=seed)
             model = self.runner.model
             # [batch, 28, 28, 1] -> [batch, 784] where the graph takes flat images.
-            x = x.reshape((-1, *[int(d) for d in model.x.shape[1:]]))
-            self.infer_feed = {model.x: x}
-            self.train_feed = {model.x: x, model.y_true: y}
+            x = x.reshape((-1, *[int(d) for d in model.inputs.shape[1:]]))
+            self.infer_feed = {model.inputs: x}
+            self.train_feed = {model.inputs: x, model.labels: y}
         if model.training is not None:
             self.train_feed[model.training] = True
         self.model = model
@@ -292,18 +278,66 @@ class _LegacyStyle:
         self.runner.close()
 
 
+class _PairLegacyStyle:
+    """A user's legacy graph fed through feed_dict; each block of steps runs where the graph lives
+    (in its own process when isolated, parity.isolated), and only the step times come back."""
+
+    def __init__(self, runner, x, y):
+        self.runner, self.x, self.y = runner, x, y
+        self.trained = 0
+
+    def timed(self, phase, steps):
+        times, loss = self.runner.timed_steps(self.x, self.y, phase, steps)
+        if phase == "train":
+            self.trained += len(times)
+            _finite("legacy", self.trained, loss)
+        return times
+
+    def close(self):
+        pass  # the pair's legacy runner is closed with the pair
+
+
+class _Pair:
+    """A user's pair for the benchmark: its legacy runner, built once, and what it says of the graph."""
+
+    def __init__(self, spec, seed):
+        from parity import pair
+
+        began = time.perf_counter()
+        self.legacy = pair.legacy_runner(spec.pair_legacy, seed)
+        self.build_s = time.perf_counter() - began
+        try:
+            self.info = self.legacy.info()
+            self.spec = pair.resolved(spec, self.info)
+        except BaseException:
+            self.legacy.close()
+            raise
+        self.seed = seed
+        self.spec.pair_eager.check()
+        # Where the legacy side runs in a process of its own, this process's memory is not its.
+        self.isolated = not hasattr(self.legacy, "session")
+
+    def keras_runner(self, style):
+        from parity import pair
+
+        return pair.keras_runner(self.spec, self.info, self.legacy, self.seed, style)
+
+    def close(self):
+        self.legacy.close()
+
+
 class _KerasStyle:
     """The Keras model, its steps driven by eager_v2.training.Trainer or by Model.fit."""
 
-    def __init__(self, spec, x, y, seed, style):
+    def __init__(self, spec, x, y, seed, style, runner=None):
         tf = _tf()
         from parity.runners import KerasRunner
 
         self.style = style
-        self.runner = KerasRunner.from_spec(spec, seed=seed, style=style)
+        self.runner = runner or KerasRunner.from_spec(spec, seed=seed, style=style)
         self.model = self.runner.model
         # On the device before the clock starts: the input pipeline is not what is measured.
-        self.x, self.y = tf.constant(x), tf.constant(y)
+        self.x, self.y = tf.constant(self.runner._images(x)), tf.constant(y)
         if style == "fit":
             self._predict = self.model.predict_on_batch
         else:
@@ -351,7 +385,14 @@ class _KerasStyle:
         pass
 
 
-def _build(spec, style, x, y, seed):
+def _build(spec, style, x, y, seed, pair=None):
+    if pair is not None:
+        if style == "legacy_tf_data":
+            raise ValueError("legacy_tf_data rebuilds the graph over a tf.data iterator, which a pair's own graph "
+                             "does not take; its legacy side is timed as legacy_feed_dict")
+        if style == "legacy_feed_dict":
+            return _PairLegacyStyle(pair.legacy, x, y)
+        return _KerasStyle(spec, x, y, seed, style, runner=pair.keras_runner(style))
     if style in ("legacy_feed_dict", "legacy_tf_data"):
         return _LegacyStyle(spec, x, y, seed, tf_data=style == "legacy_tf_data")
     return _KerasStyle(spec, x, y, seed, style)
@@ -380,6 +421,8 @@ def _step(driver, phase):
 
 def _warm_up(driver, phase, warmup):
     """Runs the untimed first `warmup` steps of a phase; returns their seconds."""
+    if hasattr(driver, "timed"):
+        return sum(driver.timed(phase, warmup))
     if _is_fit(driver, phase):
         first, rest = driver.fit(max(warmup - 1, 0))
         return first + sum(rest)
@@ -392,6 +435,8 @@ def _warm_up(driver, phase, warmup):
 
 def _timed(driver, phase, steps):
     """The seconds of each of `steps` steps of a phase."""
+    if hasattr(driver, "timed"):
+        return driver.timed(phase, steps)
     if _is_fit(driver, phase):
         return driver.fit(steps)[1]
     step = _step(driver, phase)
@@ -433,34 +478,47 @@ def _failed_row(model, style, phase, setting, error):
             "error": f"{type(error).__name__}: {error}", "diverged": isinstance(error, Diverged)}
 
 
-def bench_model(spec, config, peak_gflops, memory, log=lambda message: None):
+def bench_model(spec, config, peak_gflops, memory, log=lambda message: None, pair=None):
     """Every asked style of one model, both phases; returns (rows, the FLOP counts).
 
     Each style is built and warmed up in turn (its memory peak is taken there); then the timed
     steps run in ROUNDS interleaved blocks, every style taking its block in turn, so that the
     drift of a shared machine weighs on all styles alike rather than on whichever ran last.
     """
-    setting = config.setting(spec.name)
-    x, y = synthetic_batch(spec, setting.batch_size, config.seed)
-    log(f"{spec.name}: counting FLOPs at batch {setting.batch_size}")
-    flops = count_flops(spec, setting.batch_size)
-    flops["batch_size"] = setting.batch_size
-    _forget_keras_state()
+    setting = config.setting(spec)
     drivers, ready, failed = {}, {}, {}
+    if pair is None and spec.pair_legacy is not None:
+        pair = _Pair(spec, config.seed)
     try:
+        if pair is not None:
+            spec = pair.spec
+            # A user's graph has no static batch size to count at, and the profiler needs one.
+            flops = {phase: {"flops": None, "by_op": {}, "uncounted_ops": []} for phase in PHASES}
+            flops["note"] = "not counted for a pair of your own: its graph's batch dimension is not static"
+        else:
+            log(f"{spec.name}: counting FLOPs at batch {setting.batch_size}")
+            flops = count_flops(spec, setting.batch_size)
+        flops["batch_size"] = setting.batch_size
+        x, y = synthetic_batch(spec, setting.batch_size, config.seed)
+        _forget_keras_state()
         for style in config.styles:
             rss_start, phase = memory.start(), "build"
             try:
                 began = time.perf_counter()
-                drivers[style] = _build(spec, style, x, y, config.seed)
+                drivers[style] = _build(spec, style, x, y, config.seed, pair)
                 build_s = time.perf_counter() - began
+                if isinstance(drivers[style], _PairLegacyStyle):
+                    build_s += pair.build_s
                 warm = {}
                 for phase in PHASES:
                     warm[phase] = _warm_up(drivers[style], phase, setting.warmup)
                 peak_rss = memory.peak()
+                if isinstance(drivers[style], _PairLegacyStyle) and pair.isolated:
+                    peak_rss = rss_start = None  # the graph lives in another process
                 ready[style] = {"build_s": build_s, "warm": warm, "memory": {
                     "peak_rss_mb": peak_rss, "rss_start_mb": rss_start,
-                    "rss_growth_mb": None if rss_start is None else round(max(0.0, peak_rss - rss_start), 1)}}
+                    "rss_growth_mb": None if rss_start is None or peak_rss is None else
+                    round(max(0.0, peak_rss - rss_start), 1)}}
                 log(f"{spec.name} {style}: built in {build_s:.1f} s, warm-up " +
                     ", ".join(f"{p} {warm[p]:.1f} s" for p in PHASES))
             except Exception as e:  # one style failing must not throw away the others' figures
@@ -495,6 +553,8 @@ def bench_model(spec, config, peak_gflops, memory, log=lambda message: None):
         for driver in drivers.values():
             driver.close()
         drivers.clear()
+        if pair is not None:
+            pair.close()
         _forget_keras_state()
     _set_ratios(rows)
     return rows, flops
@@ -538,17 +598,24 @@ def run(config, log=lambda message: None):
         styles = (BASELINE,) + styles
     config.styles = tuple(s for s in STYLES if s in styles)
     memory = _Memory()
-    sizes = config.peak_sizes or PEAK_SIZES
-    log(f"measuring the float32 matmul peak ({', '.join(map(str, sizes))})")
-    peak = measure_matmul_peak(sizes)
-    log(f"peak {peak['gflops_per_s']:.1f} GFLOP/s")
-    rows, flops, settings = [], {}, {}
-    for name in config.models:
-        spec = registry.get(name)
-        s = config.setting(name)
-        settings[name] = {"batch_size": s.batch_size, "steps": s.steps, "warmup": s.warmup}
-        model_rows, flops[name] = bench_model(spec, config, peak["gflops_per_s"], memory, log)
-        rows += model_rows
+    # A pair's legacy side is built first: a module, function or tensor name it cannot find fails
+    # here, before the minutes of measuring.
+    pairs = {spec.name: _Pair(spec, config.seed) for spec in config.specs() if spec.pair_legacy is not None}
+    try:
+        sizes = config.peak_sizes or PEAK_SIZES
+        log(f"measuring the float32 matmul peak ({', '.join(map(str, sizes))})")
+        peak = measure_matmul_peak(sizes)
+        log(f"peak {peak['gflops_per_s']:.1f} GFLOP/s")
+        rows, flops, settings = [], {}, {}
+        for spec in config.specs():
+            s = config.setting(spec)
+            settings[spec.name] = {"batch_size": s.batch_size, "steps": s.steps, "warmup": s.warmup}
+            model_rows, flops[spec.name] = bench_model(spec, config, peak["gflops_per_s"], memory, log,
+                                                       pairs.get(spec.name))
+            rows += model_rows
+    finally:
+        for pair in pairs.values():
+            pair.close()
     versions = runtime.versions()
     return {
         "command": config.command,
@@ -558,7 +625,7 @@ def run(config, log=lambda message: None):
         "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
                     "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
                     "cpu_count": os.cpu_count(), "note": "0: TensorFlow chooses (about one per core)"},
-        "settings": {"models": list(config.models), "styles": list(config.styles), "phases": list(PHASES),
+        "settings": {"models": [spec.name for spec in config.specs()], "styles": list(config.styles), "phases": list(PHASES),
                      "seed": config.seed, "per_model": settings,
                      "timing": "median of per-step times over the timed steps, each step ending in a sync "
                                "(Session.run fetch, .numpy() or float(loss)); time.perf_counter",

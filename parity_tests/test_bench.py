@@ -164,11 +164,12 @@ def test_a_failing_style_leaves_the_baseline_and_a_failed_row(monkeypatch):
     assert "xla              failed: RuntimeError: no XLA here" in bench.format_table(report)
 
 
-def test_defaults_cover_every_model_and_options_override_them():
-    assert set(bench.DEFAULTS) == set(registry.MODELS)
+def test_each_model_brings_its_setting_and_options_override_it():
+    vgg13 = registry.get("vgg13").bench
+    assert vgg13 != registry.get("mnist_cnn").bench
     config = bench.BenchConfig(models=("vgg13",), steps=3)
-    assert config.setting("vgg13") == bench.Setting(bench.DEFAULTS["vgg13"].batch_size, 3,
-                                                    bench.DEFAULTS["vgg13"].warmup)
+    assert config.setting("vgg13") == bench.Setting(vgg13.batch_size, 3, vgg13.warmup)
+    assert config.setting(registry.get("vgg13")) == config.setting("vgg13")
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -178,7 +179,8 @@ def test_defaults_cover_every_model_and_options_override_them():
     (["bench", "--model", "mnist_cnn", "--steps", "0"], "--steps must be at least 1, got 0"),
     (["bench", "--model", "mnist_cnn", "--warmup", "0"], "--warmup must be at least 1, got 0"),
     (["bench", "--model", "mnist_cnn", "--batch-size", "-2"], "--batch-size must be at least 1, got -2"),
-    (["bench"], "the following arguments are required: --model"),
+    (["bench"], "give --model (one of: mnist_cnn"),
+    (["bench", "--legacy", "nowhere.module:build", "--eager", "nowhere.port:build"], "nowhere"),
 ])
 def test_bench_usage_errors_are_one_line_and_exit_2(capsys, argv, message):
     code = cli.main(argv)
@@ -205,7 +207,7 @@ def test_timed_steps_alternate_between_styles(monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(bench, "_build", lambda spec, style, x, y, seed: Recorder(style))
+    monkeypatch.setattr(bench, "_build", lambda spec, style, x, y, seed, pair=None: Recorder(style))
     monkeypatch.setattr(bench, "count_flops", lambda spec, batch: {p: {"flops": 10} for p in bench.PHASES})
     config = bench.BenchConfig(models=("mnist_cnn",), styles=("legacy_feed_dict", "eager"), steps=4, warmup=1)
     rows, _ = bench.bench_model(registry.get("mnist_cnn"), config, 100.0, bench._Memory())

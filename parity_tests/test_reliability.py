@@ -263,7 +263,7 @@ def test_bench_marks_a_diverging_style(monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(bench, "_build", lambda spec, style, x, y, seed: NaNAfterTwo())
+    monkeypatch.setattr(bench, "_build", lambda spec, style, x, y, seed, pair=None: NaNAfterTwo())
     monkeypatch.setattr(bench, "count_flops", lambda spec, batch: {p: {"flops": 10} for p in bench.PHASES})
     config = bench.BenchConfig(models=("mnist_cnn",), styles=("legacy_feed_dict", "function"), steps=4, warmup=1)
     rows, _ = bench.bench_model(registry.get("mnist_cnn"), config, 100.0, bench._Memory())
