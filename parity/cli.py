@@ -317,28 +317,38 @@ def cmd_convert(args):
     out = str(args.out)
     if not out.endswith(".weights.h5"):
         raise UsageError(f"--out must end in .weights.h5 (Keras 3 writes no other weights format), got {out!r}")
-    if not args.checkpoint:
-        raise UsageError("--checkpoint is required: the TF1 Saver checkpoint to convert")
     _writable(out)
-    from parity import convert, transfer
+    from parity import convert
 
-    transfer.checkpoint_prefix(args.checkpoint)  # a wrong path fails here, before the models are built
     if not args.model and not args.legacy and not args.legacy_meta and not args.config and args.eager:
         if not args.map:
             raise UsageError("with only --eager, convert needs --map naming the legacy variable of every Keras "
                              "weight; or give the legacy side too (--legacy or --legacy-meta)")
+        checkpoint = _checkpoint_to_convert(args.checkpoint)
         from parity.pair import EagerSource
 
         source = EagerSource(model=args.eager, map=args.map, search_path=str(Path.cwd()))
-        figures = convert.with_map_only(source, args.checkpoint, out)
-        print(f"converted {figures['variables']} variables from {args.checkpoint} to {out} by the map {args.map}; "
+        figures = convert.with_map_only(source, checkpoint, out)
+        print(f"converted {figures['variables']} variables from {checkpoint} to {out} by the map {args.map}; "
               "no legacy graph was given, so the outputs were not compared")
         return EXIT_OK
     spec, _ = _target(args)
-    figures = convert.checkpoint_to_keras(spec, args.checkpoint, out)
-    print(f"converted {figures['variables']} variables of {spec.name} from {args.checkpoint} to {out}; "
+    # A pair's config may name its checkpoint; --checkpoint is then the one converted.
+    checkpoint = _checkpoint_to_convert(args.checkpoint or (spec.pair_legacy.checkpoint if spec.pair_legacy else None))
+    figures = convert.checkpoint_to_keras(spec, checkpoint, out)
+    print(f"converted {figures['variables']} variables of {spec.name} from {checkpoint} to {out}; "
           f"outputs on {figures['images']} random inputs agree within {figures['max_abs_diff']:.2g}")
     return EXIT_OK
+
+
+def _checkpoint_to_convert(path):
+    """The checkpoint's prefix; a missing or wrong path fails here, before any model is built."""
+    from parity import transfer
+
+    if not path:
+        raise UsageError("--checkpoint is required: the TF1 Saver checkpoint to convert")
+    transfer.checkpoint_prefix(path)
+    return path
 
 
 def cmd_map(args):

@@ -14,7 +14,7 @@ import numpy as np
 from parity import transfer
 
 
-def checkpoint_to_keras(spec, checkpoint, out, num_images=8, seed=0):
+def checkpoint_to_keras(spec, checkpoint, out, num_images=64, seed=0):
     """Reads every legacy variable from `checkpoint` (names and shapes checked), copies them into the
     Keras model, verifies both give the same outputs, and saves `out`."""
     from parity import pair, tolerances

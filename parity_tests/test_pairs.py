@@ -67,6 +67,11 @@ def test_the_example_passes_through_its_saved_graph(capsys, tmp_path):
     assert "6 of 6 checks passed" in out
     report = json.loads(path.read_text())
     assert report["model"] == "deep_mnist_meta" and report["checks"][1]["layers"] == 6
+    # The file names the checkpoint, which convert then converts.
+    out_path = tmp_path / "meta.weights.h5"
+    code, out, err = run_cli(capsys, "convert", "--config", PAIR_META, "--out", out_path)
+    assert code == 0 and out_path.is_file(), err
+    assert "converted 8 variables of deep_mnist_meta from " in out and "outputs on 64 random inputs agree" in out
 
 
 @pytest.fixture
