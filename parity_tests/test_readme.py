@@ -1,0 +1,77 @@
+"""The README's commands, as written: every `tf-parity` line of its shell blocks parses, names files
+that exist, and the quick ones run. The long ones (parity, train, bench on real data) are run by
+the tests of their commands and by `make run` / `make bench`."""
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from parity import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+# Run as written here: each takes seconds.
+QUICK = ("tf-parity models", "tf-parity data", "tf-parity pitfalls --markdown",
+         "tf-parity map --config examples/deep_mnist/pair.toml")
+
+
+def shell_commands():
+    """Every command of the README's ```sh blocks, continuation lines joined, comments dropped."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", README.read_text(), flags=re.S):
+        text = block.replace("\\\n", " ")
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                commands.append(" ".join(line.split()))
+    return commands
+
+
+COMMANDS = shell_commands()
+TF_PARITY = [c for c in COMMANDS if c.startswith("tf-parity ")]
+
+
+def test_the_readme_shows_commands():
+    assert len(TF_PARITY) >= 15 and set(QUICK) <= set(TF_PARITY), TF_PARITY
+
+
+@pytest.mark.parametrize("command", TF_PARITY)
+def test_every_tf_parity_command_parses_and_names_existing_files(command):
+    argv = shlex.split(command)[1:]
+    try:
+        args = cli.build_parser().parse_args(argv)
+    except SystemExit as e:
+        pytest.fail(f"{command!r} does not parse (exit {e.code})")
+    for flag in ("config", "map", "legacy_meta"):
+        value = getattr(args, flag, None)
+        if value:
+            assert (ROOT / value).is_file(), f"{command!r}: --{flag.replace('_', '-')} {value} is not in the repo"
+    for flag in ("legacy", "eager", "optimizer"):
+        value = getattr(args, flag, None)
+        if value:
+            module, function = value.split(":")
+            path = ROOT / (module.replace(".", "/") + ".py")
+            assert path.is_file() and f"def {function}(" in path.read_text(), f"{command!r}: {value} not found"
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if not c.startswith("tf-parity ")])
+def test_every_other_command_names_what_exists(command):
+    words = shlex.split(command)
+    if words[0] == "make":
+        targets = re.findall(r"^([a-z]+):", (ROOT / "Makefile").read_text(), flags=re.M)
+        assert words[1] in targets, command
+    elif words[0] == "python":
+        assert (ROOT / words[1]).is_file(), command
+    else:
+        pytest.fail(f"the README shows {command!r}, which no test knows how to check")
+
+
+@pytest.mark.parametrize("command", QUICK)
+def test_the_quick_commands_run_as_written(command):
+    result = subprocess.run([str(Path(sys.executable).with_name("tf-parity")), *shlex.split(command)[1:]],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip()
