@@ -13,6 +13,7 @@
     [tolerances]
     accuracy_points = 2.0
 
+A second file for the same pair (its saved graph, say) can start with `extends = "pair.toml"`.
 Paths and modules are taken relative to the file's folder; on the command line, to the current one.
 """
 from pathlib import Path
@@ -37,9 +38,9 @@ class ConfigError(ValueError):
     """A configuration file or a pair's flags that cannot be used; the message says which key."""
 
 
-def read(path):
-    """(pair options, run options, tolerances) from a TOML file: its [tool.tf-parity] table where
-    there is one (pyproject.toml), else its top level."""
+def read(path, seen=frozenset()):
+    """The options of a TOML file: its [tool.tf-parity] table where there is one (pyproject.toml),
+    else its top level; `extends = "other.toml"` takes the other file's options under its own."""
     path = Path(path)
     try:
         data = _toml().loads(path.read_text())
@@ -53,6 +54,8 @@ def read(path):
     options = {}
     for key, value in table.items():
         key = key.replace("_", "-") if key != "tolerances" else key
+        if key == "extends":
+            continue
         if key not in PAIR_KEYS + RUN_KEYS + ("tolerances",):
             raise ConfigError(f"--config {path}: unknown key {key!r}; the keys are the flags of tf-parity parity: "
                               f"{', '.join(PAIR_KEYS + RUN_KEYS)}, and a [tolerances] table")
@@ -62,7 +65,24 @@ def read(path):
             value = str((path.parent / value).resolve()) if not Path(value).is_absolute() else value
         options[key] = value
     options["search-path"] = str(path.parent.resolve())
+    if "extends" in table:
+        options = _extend(path, table["extends"], options, seen | {path.resolve()})
     return options
+
+
+def _extend(path, base, options, seen):
+    """`options` over those of the file `base` names (relative to `path`), so that two runs of one
+    pair (its code and its saved graph, say) share one data set, run and tolerances. The file's
+    own legacy route replaces the base's."""
+    base_path = (path.parent / str(base)).resolve()
+    if base_path in seen:
+        raise ConfigError(f"--config {path}: extends {base} again, in a loop")
+    inherited = read(base_path, seen)
+    if "legacy" in options or "legacy-meta" in options:
+        for key in ("legacy", "legacy-meta", "checkpoint", "inputs", "labels", "logits", "loss", "train-op",
+                    "training", "feed", "train-feed", "endpoint"):
+            inherited.pop(key, None)
+    return {**inherited, **options}
 
 
 def from_pyproject(folder="."):

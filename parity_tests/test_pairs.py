@@ -118,6 +118,17 @@ def test_a_planted_port_bug_fails_naming_the_check_and_the_layer(capsys, buggy_p
     assert failed and failed[0]["name"] == check and where in failed[0]["message"], failed
 
 
+def test_a_square_dense_kernel_transposed_by_the_map_fails_the_forward_check_at_its_layer(capsys, plain_legacy):
+    (plain_legacy / "map.json").write_text(json.dumps({"Variable_2": {"to": "h2/kernel", "transpose": [1, 0]}}))
+    path = plain_legacy / "r.json"
+    code, out, err = run_cli(capsys, "parity", *INLINE, "--legacy", "small_tf1:build_square", "--eager",
+                             "small_keras:square", "--map", "map.json", "--json", path)
+    assert code == cli.EXIT_FAILED, out + err
+    checks = {c["name"]: c for c in json.loads(path.read_text())["checks"]}
+    assert checks["parameters"]["status"] == "passed" and checks["layer_shapes"]["status"] == "passed"
+    assert checks["forward"]["status"] == "failed" and "first at layer h2" in checks["forward"]["message"]
+
+
 def test_a_map_that_transposes_a_dense_kernel_out_of_shape_lists_both_sides(capsys, buggy_port):
     (buggy_port / "map.json").write_text(json.dumps({"Variable_6": {"to": "fc2/kernel", "transpose": [1, 0]}}))
     code, _, err = run_cli(capsys, "parity", "--config", PAIR, "--map", "map.json", *FAST)
@@ -213,6 +224,23 @@ def plain_legacy(tmp_path, monkeypatch):
         def wrong():
             return 42
 
+        def build_square():
+            x = v1.placeholder(tf.float32, [None, 784])
+            y = v1.placeholder(tf.float32, [None, 10])
+            w1 = v1.Variable(v1.truncated_normal([784, 32], stddev=0.05))
+            b1 = v1.Variable(v1.zeros([32]))
+            w2 = v1.Variable(v1.truncated_normal([32, 32], stddev=0.2))
+            b2 = v1.Variable(v1.zeros([32]))
+            w3 = v1.Variable(v1.truncated_normal([32, 10], stddev=0.2))
+            b3 = v1.Variable(v1.zeros([10]))
+            h1 = tf.nn.relu(tf.matmul(x, w1) + b1)
+            h2 = tf.nn.relu(tf.matmul(h1, w2) + b2)
+            logits = tf.matmul(h2, w3) + b3
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+            return {"inputs": x, "labels": y, "logits": logits, "loss": loss,
+                    "train_op": v1.train.AdamOptimizer(1e-3).minimize(loss),
+                    "endpoints": {"h1": h1, "h2": h2, "out": logits}}
+
         def build_with_keep_prob():
             x = v1.placeholder(tf.float32, [None, 784])
             y = v1.placeholder(tf.float32, [None, 10])
@@ -230,6 +258,12 @@ def plain_legacy(tmp_path, monkeypatch):
         def build():
             inputs = keras.Input(shape=(784,))
             return keras.Model(inputs, keras.layers.Dense(10, name="fc")(inputs))
+
+        def square():
+            inputs = keras.Input(shape=(784,))
+            h1 = keras.layers.Dense(32, activation="relu", name="h1")(inputs)
+            h2 = keras.layers.Dense(32, activation="relu", name="h2")(h1)
+            return keras.Model(inputs, keras.layers.Dense(10, name="out")(h2))
 
         def conv():
             inputs = keras.Input(shape=(784,))
@@ -334,3 +368,18 @@ def test_bench_refuses_the_tf_data_style_for_a_pair(capsys, tmp_path):
                              "--json", tmp_path / "b.json")
     assert code == 2 and "legacy_tf_data: a pair's own graph reads its placeholders" in err
     assert err.count("\n") == 1 and not list(tmp_path.iterdir())
+
+
+def test_a_file_extends_another_and_replaces_its_legacy_route(tmp_path):
+    from parity import config
+
+    options = config.read(PAIR_META)
+    assert options["tolerances"] == config.read(PAIR)["tolerances"] and "legacy" not in options
+    assert options["legacy-meta"] == str(EXAMPLE / "checkpoints" / "model.meta")
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\neager = "m:f"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(config.ConfigError, match="extends a.toml again, in a loop"):
+        config.read(tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text('extends = "missing.toml"\n')
+    with pytest.raises(config.ConfigError, match="missing.toml"):
+        config.read(tmp_path / "c.toml")
