@@ -123,7 +123,7 @@ def pair_spec(options):
     name = options.get("name") or _default_name(legacy_ref or meta)
     overrides = tuple((options.get("tolerances") or {}).items())
     try:
-        tolerances.for_model(name, overrides)
+        tolerances.with_overrides(overrides)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     dataset = options.get("dataset", "auto")

@@ -37,7 +37,7 @@ def checkpoint_to_keras(spec, checkpoint, out, num_images=64, seed=0):
         variables = len(legacy.names)
     finally:
         legacy.close()
-    tol = tolerances.for_model(spec.name, spec.tolerances).forward_atol.value
+    tol = tolerances.for_spec(spec).forward_atol.value
     if not diff <= tol:
         raise transfer.TransferError(f"after the copy the two models' outputs part by {diff:.3g} > {tol:g}; "
                                      "run tf-parity parity to find the layer")

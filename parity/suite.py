@@ -262,7 +262,7 @@ def run(config: ParityConfig, progress=None, log=print):
     from parity.runners import Diverged
 
     spec, data, legacy, eager = prepare(config, log)
-    tol = tolerances_module.for_model(spec.name, spec.tolerances)
+    tol = tolerances_module.for_spec(spec)
     batch_size = config.batch(spec)
     steps = config.steps or spec.parity_steps
     accuracy_steps = config.accuracy_steps or spec.accuracy_steps

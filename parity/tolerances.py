@@ -73,41 +73,28 @@ class Tolerances:
 
 DEFAULT = Tolerances()
 
-# Per-model exceptions, each with its reason; `python scripts/noise_floor.py --model M --accuracy`
-# measures the floors quoted.
-OVERRIDES = {
-    "vgg13": {"accuracy_points": Tolerance(
-        2.5, "After the default 300 free-running steps of batch 32 on the Fashion-MNIST stand-in, four runs of "
-             "the same legacy graph, started one float32 ulp apart, end between 71.67% and 72.91% (1.24 "
-             "points apart; the Keras model: 72.58%). Twice that spread.")},
-    "mobilenet_v2": {"accuracy_points": Tolerance(
-        6.3, "Read with batch statistics (parity.registry: the moving ones sit at their start after the "
-             "document's 115 steps), after 115 free-running steps of batch 16 on the Fashion-MNIST stand-in, "
-             "four runs of the legacy graph, from the start and from starts one float32 ulp away, end between "
-             "71.38% and 74.50% (3.12 points apart, mean 73.69%); tf.function's four between 69.34% and 74.08%. "
-             "Twice the legacy spread.")},
-    "resnet18": {"accuracy_points": Tolerance(
-        26.0, "At the document's Adam 0.01 short runs are chaotic from the second step on, and the test accuracy "
-              "of one run jumps from step to step (40.53% at step 300, 76.14% at step 320; 73.20% at step 300 "
-              "with batch statistics: the moving averages lag), so it is read over steps 260 to 300 "
-              "(parity.suite.free_run). After 300 free-running steps of batch 32 on the Fashion-MNIST "
-              "stand-in, eight runs per style, from the start and from starts one float32 ulp away, read so: "
-              "legacy 58.19% to 70.57% (12.38 points apart, mean 65.83%), tf.function 57.34% to 69.36% "
-              "(12.02, mean 64.35%), all 16 within 13.23. Twice the legacy spread (the other models' rule) is "
-              "24.8; the tolerance stays at the 26 set from step-300 readings. Read at step 300 alone the same starts spread 29.37 points. The check catches "
-              "only gross faults here; the teacher-forced training_steps check is the precise one.")},
-}
+def for_model(name: str) -> Tolerances:
+    """The tolerances of a registered model."""
+    from parity import registry
+
+    return for_spec(registry.get(name))
 
 
-def for_model(name: str, overrides=()) -> Tolerances:
-    """The tolerances of a registered model, or of a user's pair with its own `overrides` ((name,
-    value) pairs, each with the reason its configuration gives)."""
+def for_spec(spec) -> Tolerances:
+    """The tolerances of a registered model or a user's pair: the defaults, with the exceptions its
+    ModelSpec.tolerances gives, each with its reason."""
+    return with_overrides(spec.tolerances)
+
+
+def with_overrides(overrides=()) -> Tolerances:
+    """The defaults with `overrides`: (name, value) pairs, a value a Tolerance, a number, or a
+    configuration's {value, why}."""
     own = {key: _tolerance(key, value) for key, value in overrides}
     unknown = [key for key in own if not hasattr(DEFAULT, key)]
     if unknown:
         known = ", ".join(f.name for f in fields(Tolerances))
         raise ValueError(f"unknown tolerance {unknown[0]!r}; the tolerances are: {known}")
-    return replace(DEFAULT, **{**OVERRIDES.get(name, {}), **own})
+    return replace(DEFAULT, **own)
 
 
 def _tolerance(key, value):

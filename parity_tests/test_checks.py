@@ -1,4 +1,5 @@
 """The checks pass on the true port and fail, naming the place, on a broken one."""
+import re
 import types
 
 import numpy as np
@@ -159,11 +160,14 @@ def test_training_steps_names_statistics_that_never_moved():
 def test_every_tolerance_has_a_reason():
     for name, value, why in TOL.table():
         assert value > 0 and len(why) > 40, name
-    for model, overrides in tolerances.OVERRIDES.items():
-        assert model in registry.MODELS
-        for name, tolerance in overrides.items():
-            assert hasattr(TOL, name) and len(tolerance.why) > 40, (model, name)
-            assert tolerances.for_model(model).table() != TOL.table()
+    overridden = 0
+    for spec in registry.MODELS.values():
+        for name, tolerance in spec.tolerances:
+            # Each exception is measured: its reason quotes the spread it is set from.
+            assert hasattr(TOL, name) and re.search(r"\d+\.\d+%", tolerance.why), (spec.name, name)
+            assert getattr(tolerances.for_model(spec.name), name) == tolerance != getattr(TOL, name)
+            overridden += 1
+    assert overridden == 3
 
 
 def test_layer_paths_match_by_suffix():

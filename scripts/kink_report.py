@@ -42,7 +42,7 @@ def main():
     transfer.transfer(legacy, eager)
     loss_l, grads_l, ops_l, values_l = legacy.gradients_and_kinks(x, y)
     names = [n for n, t in zip(legacy.names, legacy.trainable_mask) if t]
-    dead = set(checks.dead_variables(legacy, x, y, tolerances.for_model(spec.name)))
+    dead = set(checks.dead_variables(legacy, x, y, tolerances.for_spec(spec)))
 
     def compare(title, runner):
         saved = runner.get_weights()

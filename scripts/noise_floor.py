@@ -33,7 +33,7 @@ def main():
     from parity.runners import GraphRunner, KerasRunner
 
     spec = registry.get(args.model)
-    tol = tolerances.for_model(spec.name)
+    tol = tolerances.for_spec(spec)
     data = suite.prepare_data(spec, args.dataset)
     steps = args.steps or spec.parity_steps
     batch_size = args.batch_size or spec.parity_batch_size or spec.recipe.batch_size
