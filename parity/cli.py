@@ -313,6 +313,80 @@ def cmd_parity(args):
     return EXIT_OK if result["passed"] else EXIT_FAILED
 
 
+def cmd_record(args):
+    if args.checkpoint_every or args.resume:
+        raise UsageError("record runs whole: --checkpoint-every and --resume belong to train and parity")
+    spec, run = _target(args)
+    _dataset(run["dataset"])
+    _positive("--steps", run["steps"])
+    _positive("--accuracy-steps", run["accuracy_steps"])
+    _positive("--batch-size", run["batch_size"])
+    _seed(run["seed"])
+    _locate_data(run, spec)
+    from parity import golden, suite
+
+    out = Path(args.out)
+    if out.exists() and not (out / golden.JSON_NAME).is_file():
+        raise UsageError(f"--out {out}: exists and is not a record; name a new folder")
+    _writable(out / golden.JSON_NAME)
+    steps = run["steps"] or min(spec.parity_steps, golden.COMPACT_STEPS if args.compact else golden.RECORD_STEPS)
+    config = suite.ParityConfig(model=spec.name, dataset=run["dataset"], data_dir=run["data_dir"], steps=steps,
+                                accuracy_steps=run["accuracy_steps"], seed=run["seed"], batch_size=run["batch_size"],
+                                spec=spec if spec.pair_legacy else None)
+    record, size = golden.record_run(config, out, log=_log, progress=_progress_factory())
+    legacy = record["legacy"]
+    figure = (f"test reconstruction loss {legacy['test_reconstruction_loss']}" if "test_reconstruction_loss" in legacy
+              else f"test accuracy {legacy.get('test_accuracy')}%")
+    print(f"recorded {record['model']}'s legacy side on {record['dataset']['name']}: {len(record['answers'])} answers, "
+          f"{record['settings']['steps']} teacher-forced steps, {record['settings']['accuracy_steps']} free-running "
+          f"({figure}, {legacy.get('ms_per_step')} ms/step); wrote {out} ({size} MB)")
+    if record["diverged"]:
+        print(f"tf-parity: the legacy side diverged: {record['diverged'][0]['reason']}", file=sys.stderr)
+        return EXIT_DIVERGED
+    return EXIT_OK
+
+
+def cmd_verify(args):
+    from parity import golden, report, suite
+
+    record = golden.read(args.golden)
+    if args.model and args.model != record["model"]:
+        raise UsageError(f"--golden {args.golden} is a record of {record['model']}, not {args.model}")
+    given = any(getattr(args, k.replace("-", "_"), None) for k in ("legacy", "legacy-meta", "eager", "config"))
+    if given:
+        spec, _ = _target(args)
+    elif record["model"] in registry.MODELS:
+        spec = registry.get(record["model"])
+    else:
+        raise UsageError(f"--golden {args.golden} is a record of your pair {record['model']!r}: give its Keras side "
+                         "with --config pair.toml (or --eager package.module:function)")
+    _style(args.eager_style, EAGER_STYLES)
+    settings = record["settings"]
+    dataset = record["dataset"]["requested"] if str(record["dataset"]["requested"]).endswith(".npz") else \
+        record["dataset"]["name"]
+    run = {"dataset": dataset, "data_dir": args.data_dir}
+    _locate_data(run, spec)
+    json_path = _writable(args.json or Path("results") / f"verify_{record['model']}.json")
+    png_path = _writable(report.companion(json_path, "_loss.png"))
+    config = suite.ParityConfig(model=spec.name, dataset=dataset, data_dir=args.data_dir, steps=settings["steps"],
+                                accuracy_steps=settings["accuracy_steps"], seed=settings["seed"],
+                                eager_style=args.eager_style, batch_size=settings["batch_size"],
+                                spec=spec if spec.pair_legacy else None)
+    result, curves, _ = golden.verify_run(record, config, log=_log, progress=_progress_factory())
+    from parity import plots
+
+    with outputs.together():
+        plots.plot_loss_curves(png_path, curves, f"{spec.name}: recorded legacy graph vs {args.eager_style}")
+        result["loss_curves_png"] = str(png_path)
+        report.write_json(json_path, result)
+    print(report.format_parity(result))
+    print(golden.describe_environments(result))
+    print(f"wrote {json_path}, {png_path}")
+    if result.get("diverged"):
+        return EXIT_DIVERGED
+    return EXIT_OK if result["passed"] else EXIT_FAILED
+
+
 def cmd_convert(args):
     out = str(args.out)
     if not out.endswith(".weights.h5"):
@@ -465,6 +539,26 @@ def build_parser():
                                   "goes beside it")
     p.set_defaults(func=cmd_parity)
 
+    p = sub.add_parser("record", help="run the legacy side once and write its golden record, for verify to check "
+                                      "the port against anywhere")
+    common(p, "teacher-forced steps recorded (default: the model's, at most 20)")
+    p.add_argument("--accuracy-steps", type=int, help="steps of the legacy free run whose test figure is recorded "
+                                                      "(default: the model's shortened recipe; 500 for a pair)")
+    p.add_argument("--out", required=True, help="the record's folder (record.json and arrays.npz)")
+    p.add_argument("--compact", action="store_true", help="record 3 teacher-forced steps: a record small enough to "
+                                                          "carry (see README)")
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("verify", help="run the six checks on the Keras side alone, against a golden record")
+    p.add_argument("--golden", required=True, help="a record folder tf-parity record wrote")
+    p.add_argument("--model", help="the registered model the record must be of (default: the record's)")
+    p.add_argument("--eager-style", default="function", help=f"one of: {', '.join(EAGER_STYLES)} (default function)")
+    p.add_argument("--data-dir", help="folder searched first for the record's data set")
+    p.add_argument("--json", help="report path (default results/verify_MODEL.json); the loss curves PNG goes "
+                                  "beside it")
+    pair_arguments(p)
+    p.set_defaults(func=cmd_verify)
+
     p = sub.add_parser("bench", help="time a training and an inference step in every style, against the "
                                      "legacy graph fed by feed_dict")
     p.add_argument("--model", help=f"all, or one of: {', '.join(registry.MODELS)}; or time your own pair with "
@@ -537,6 +631,7 @@ def pair_arguments(p, checkpoint_help=None):
 def main(argv=None):
     from parity.checkpoints import CheckpointError
     from parity.config import ConfigError
+    from parity.golden import RecordError
     from parity.legacy import LegacyError
     from parity.mapping import MappingError
     from parity.transfer import TransferError
@@ -551,7 +646,8 @@ def main(argv=None):
             parser.print_help()
             return EXIT_USAGE
         return args.func(args)
-    except (UsageError, DataError, TransferError, CheckpointError, LegacyError, ConfigError, MappingError) as e:
+    except (UsageError, DataError, TransferError, CheckpointError, LegacyError, ConfigError, MappingError,
+            RecordError) as e:
         print(f"tf-parity: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:

@@ -1,7 +1,7 @@
 """Runs the six parity checks for one model and assembles the report of DESIGN.md."""
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -23,6 +23,9 @@ class ParityConfig:
     resume: bool = False                   # free runs continue from their checkpoints
     checkpoint_prefix: str = "results/parity.json"   # checkpoints go beside this report path
     spec: Optional[registry.ModelSpec] = None  # a user's pair (parity.config); None: registry.get(model)
+    # (spec, seed, eager_style) -> (spec, legacy runner, Keras runner), in place of building both
+    # sides (parity.golden records the legacy side, or replays it).
+    runners: Optional[Callable] = None
 
     def batch(self, spec):
         return self.batch_size or spec.parity_batch_size or spec.recipe.batch_size
@@ -106,12 +109,13 @@ def prepare(config, log=print):
     from parity import pair
 
     spec = config.spec or registry.get(config.model)
+    build = config.runners or pair.build_runners
     if spec.pair_legacy is None:
         data = prepare_data(spec, config.dataset, config.data_dir)
         log(f"data: {data.dataset.summary()}")
-        spec, legacy, eager = pair.build_runners(spec, config.seed, config.eager_style)
+        spec, legacy, eager = build(spec, config.seed, config.eager_style)
         return spec, data, legacy, eager
-    spec, legacy, eager = pair.build_runners(spec, config.seed, config.eager_style)
+    spec, legacy, eager = build(spec, config.seed, config.eager_style)
     try:
         data = prepare_data(spec, config.dataset, config.data_dir)
     except BaseException:

@@ -1,0 +1,461 @@
+"""Golden records: the legacy side run once, its answers kept, and the port checked against them
+anywhere (`tf-parity record`, `tf-parity verify`).
+
+Every check asks the legacy side the same questions whatever the port answers: its parameter
+counts and shapes, its outputs and gradients on fixed batches, a teacher-forced step and the
+weights after it, a free run and its test figure. `record` runs the six checks with the legacy
+runner wrapped in a Recorder, which keeps each answer under a digest of the question (the method
+and the bytes of its arguments), and with a Mirror in the port's place, which answers from the
+legacy side's own answers, so nothing of Keras is trained and the legacy side is asked exactly
+what a real port would make it asked. `verify` runs the same checks with a Replay in the legacy
+side's place: the same code, the same questions, the recorded answers. The verdicts and figures
+are then those `tf-parity parity` gives on the same seed and settings; a question the record has
+no answer for (other data, other settings) is an error, not a guess.
+
+A record is a folder that NumPy alone reads:
+  record.json   {"format": "tf-parity-record", "version": 1, "model", "settings", "dataset",
+                 "environment" (versions, device, machine), "legacy" (the legacy side's report
+                 entry: its timing and test figure), "answers": [[method, digest, value], ...],
+                 "arrays_sha256", "sha256" (of this file's content without this key)}
+  arrays.npz    every array of the answers, named by the hash of its bytes (so repeated weights
+                are stored once); a value refers to one as {"a": NAME}.
+Other encoded values: {"t": [...]} a tuple, {"l": [...]} a list, {"d": [[key, value], ...]} a
+dict in order, {"f": "nan"} a non-finite float, {"k": [type, name, attrs]} a kink op.
+"""
+import collections
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "tf-parity-record"
+VERSION = 1
+JSON_NAME, ARRAYS_NAME = "record.json", "arrays.npz"
+# The legacy runner's questions whose answers are kept; the others (setting weights, resetting
+# the optimizer) change its state, which the answers after them already show.
+ANSWERED = ("param_counts", "layer_shapes", "info", "get_weights", "forward", "loss", "endpoint_values",
+            "loss_and_gradients", "gradients_and_kinks", "train_step_with_gradients", "predict", "training_state")
+STATE = ("set_weights", "set_weight", "reset_optimizer", "restore_training_state")
+# Teacher-forced steps a record holds unless told: each keeps the weights and gradients of a step,
+# 2 MB for mnist_cnn, 90 MB for resnet18.
+RECORD_STEPS = 20
+COMPACT_STEPS = 3
+
+
+class RecordError(ValueError):
+    """A record that cannot be used: missing, damaged, of another format, model or run."""
+
+
+# ----------------------------------------------------------------------------- encoding
+
+def _array_name(a):
+    h = hashlib.sha1(f"{a.dtype.str}{a.shape}".encode())
+    h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:20]
+
+
+def encode(value, arrays):
+    """`value` as JSON-able data, its arrays moved into `arrays` (name -> array)."""
+    from parity.kinks import KinkOp
+
+    if isinstance(value, np.ndarray):
+        name = _array_name(value)
+        arrays.setdefault(name, value)
+        return {"a": name}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return {"f": repr(value)}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, KinkOp):
+        return {"k": [value.type, value.name, encode(value.attrs, arrays)]}
+    if isinstance(value, tuple):
+        return {"t": [encode(v, arrays) for v in value]}
+    if isinstance(value, list):
+        return {"l": [encode(v, arrays) for v in value]}
+    if isinstance(value, dict):
+        return {"d": [[k, encode(v, arrays)] for k, v in value.items()]}
+    raise TypeError(f"a record cannot hold a {type(value).__name__}")
+
+
+def decode(data, arrays):
+    from parity.kinks import KinkOp
+
+    if not isinstance(data, dict):
+        return data
+    (tag, body), = data.items()
+    if tag == "a":
+        return arrays[body]
+    if tag == "f":
+        return float(body)
+    if tag == "k":
+        return KinkOp(body[0], body[1], decode(body[2], arrays))
+    if tag == "t":
+        return tuple(decode(v, arrays) for v in body)
+    if tag == "l":
+        return [decode(v, arrays) for v in body]
+    return collections.OrderedDict((k, decode(v, arrays)) for k, v in body)
+
+
+def digest(method, args, kwargs):
+    """What identifies a question: the method and the exact bytes of its arguments."""
+    h = hashlib.sha1(method.encode())
+
+    def feed(value):
+        if isinstance(value, np.ndarray):
+            h.update(f"{value.dtype.str}{value.shape}".encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+        elif isinstance(value, (list, tuple)):
+            h.update(f"[{len(value)}".encode())
+            for v in value:
+                feed(v)
+        else:
+            h.update(repr(value).encode())
+
+    feed(list(args))
+    feed(sorted(kwargs.items()))
+    return h.hexdigest()[:20]
+
+
+# ----------------------------------------------------------------------------- recording
+
+class Recorder:
+    """The legacy runner, each answer kept under its question's digest."""
+
+    def __init__(self, runner):
+        self._runner = runner
+        self.answers = []          # (method, digest, value) in the order asked
+        self.latest = {}           # digest -> the last value, for the Mirror
+        for name in ("names", "shapes", "trainable_mask", "style", "held_fixed"):
+            setattr(self, name, getattr(runner, name))
+
+    def _ask(self, method, *args, **kwargs):
+        value = getattr(self._runner, method)(*args, **kwargs)
+        key = digest(method, args, kwargs)
+        self.answers.append((method, key, value))
+        self.latest[key] = value
+        return value
+
+    def __getattr__(self, name):
+        if name in ANSWERED:
+            return lambda *args, **kwargs: self._ask(name, *args, **kwargs)
+        if name in STATE or name in ("save", "close"):
+            return getattr(self._runner, name)
+        raise AttributeError(name)
+
+    def forward(self, x, training=False):
+        # A port that parts at the forward check asks where: keep the named layers' outputs too.
+        if self._runner.layer_shapes():
+            self._ask("endpoint_values", x, training)
+        return self._ask("forward", x, training)
+
+    @property
+    def step(self):
+        return self._runner.step
+
+    def train(self, batches, num_steps, on_step=None):
+        from parity.runners import Diverged
+
+        seen = []
+
+        def note(i, loss):
+            seen.append(loss)
+            if on_step is not None:
+                on_step(i, loss)
+        try:
+            losses = self._runner.train(batches, num_steps, note)
+        except Diverged:
+            self.answers.append(("train", digest("train", (num_steps,), {}), seen))
+            raise
+        self.answers.append(("train", digest("train", (num_steps,), {}), losses))
+        return losses
+
+
+class Mirror:
+    """Stands where the port would at record time and answers with the legacy side's own answers,
+    so that every check goes on to the legacy side's next question."""
+
+    def __init__(self, recorder, style):
+        from parity.runners import _StepWatch
+
+        self._recorder = recorder
+        self.names, self.shapes, self.trainable_mask = recorder.names, recorder.shapes, recorder.trainable_mask
+        self.style, self.held_fixed = style, []
+        self.watch = _StepWatch(style)
+        self._weights = None
+
+    def _same(self, method, *args, **kwargs):
+        key = digest(method, args, kwargs)
+        if key not in self._recorder.latest:
+            raise RecordError(f"recording: the legacy side was never asked {method} on these inputs")
+        return self._recorder.latest[key]
+
+    def __getattr__(self, name):
+        if name in ANSWERED and name != "get_weights":
+            return lambda *args, **kwargs: self._same(name, *args, **kwargs)
+        raise AttributeError(name)
+
+    def param_counts(self):
+        return self._recorder.param_counts()
+
+    def layer_shapes(self):
+        return self._recorder.layer_shapes()
+
+    @property
+    def step(self):
+        return self.watch.step
+
+    def get_weights(self):
+        return list(self._weights)
+
+    def set_weights(self, values):
+        self._weights = list(values)
+
+    def reset_optimizer(self):
+        self.watch.reset()
+
+    def forced_step(self, x, y, gradients):
+        loss, _ = self._recorder.latest[digest("train_step_with_gradients", (x, y), {})]
+        self._weights = list(self._recorder.latest[digest("get_weights", (), {})])
+        return loss, list(gradients)
+
+    def train(self, batches, num_steps, on_step=None):
+        for i in range(num_steps):
+            next(batches)
+            self.watch(0.0)
+            if on_step is not None:
+                on_step(i, 0.0)
+        return [0.0] * num_steps
+
+    def close(self):
+        pass
+
+
+# ----------------------------------------------------------------------------- replaying
+
+class Replay:
+    """The legacy side of a record: each question answered with the recorded answer, in order."""
+
+    def __init__(self, record):
+        from parity.runners import _StepWatch
+
+        self.record = record
+        self._queues = collections.defaultdict(collections.deque)
+        for method, key, value in record["answers"]:
+            self._queues[key].append((method, value))
+        side = record["side"]
+        self.names, self.shapes = side["names"], [tuple(s) for s in side["shapes"]]
+        self.trainable_mask, self.held_fixed, self.style = side["trainable_mask"], side["held_fixed"], "legacy"
+        self.watch = _StepWatch("legacy")
+
+    def _answer(self, method, *args, **kwargs):
+        queue = self._queues.get(digest(method, args, kwargs))
+        if not queue:
+            raise RecordError(f"the record holds no answer to {method} on these inputs: it was made on other data "
+                              "or with other settings (verify takes them from the record; was the data set changed?)")
+        return decode(queue.popleft()[1], self.record["arrays"])
+
+    def __getattr__(self, name):
+        if name in ANSWERED:
+            return lambda *args, **kwargs: self._answer(name, *args, **kwargs)
+        if name in STATE:
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+    def reset_optimizer(self):
+        self.watch.reset()
+
+    def restore_training_state(self, state, step):
+        self.watch.reset(step)
+
+    @property
+    def step(self):
+        return self.watch.step
+
+    def train(self, batches, num_steps, on_step=None):
+        losses = self._answer("train", num_steps)
+        for i, loss in enumerate(losses):
+            next(batches)
+            self.watch(loss)
+            if on_step is not None:
+                on_step(i, loss)
+        if len(losses) < num_steps:
+            raise RecordError(f"the record's legacy run stopped after {len(losses)} of {num_steps} steps")
+        return losses
+
+    def close(self):
+        pass
+
+
+# ----------------------------------------------------------------------------- files
+
+def environment():
+    """Where a side ran: versions, device and machine."""
+    from parity import runtime
+
+    import keras
+
+    versions = runtime.versions()
+    return {"tensorflow": versions["tensorflow"], "keras": versions["keras"],
+            "keras_backend": keras.backend.backend(), "numpy": np.__version__,
+            "python": platform.python_version(), "device": runtime.device_description(),
+            "machine": platform.node()}
+
+
+def _canonical(data):
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def write(path, record, arrays):
+    """Writes the record folder whole: built in a temporary folder beside it, then renamed."""
+    from parity import outputs
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        np.savez(staging / ARRAYS_NAME, **arrays)
+        record = {**record, "arrays_sha256": hashlib.sha256((staging / ARRAYS_NAME).read_bytes()).hexdigest()}
+        record["sha256"] = hashlib.sha256(_canonical(record)).hexdigest()
+        (staging / JSON_NAME).write_text(json.dumps(record, allow_nan=False, indent=None))
+        mask = outputs.umask()
+        os.chmod(staging, 0o777 & ~mask)
+        for f in staging.iterdir():
+            os.chmod(f, 0o666 & ~mask)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    outputs.record(path, "golden record: record.json and arrays.npz")
+    return path
+
+
+def read(path):
+    """The record at `path` with its arrays loaded; RecordError naming what is wrong."""
+    path = Path(path)
+    json_path, arrays_path = path / JSON_NAME, path / ARRAYS_NAME
+    if not path.is_dir() or not json_path.is_file() or not arrays_path.is_file():
+        raise RecordError(f"--golden {path}: not a record (a folder holding {JSON_NAME} and {ARRAYS_NAME}, as "
+                          "tf-parity record writes it)")
+    try:
+        record = json.loads(json_path.read_text())
+    except (OSError, ValueError) as e:
+        raise RecordError(f"--golden {path}: {JSON_NAME} is not readable JSON ({e})") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise RecordError(f"--golden {path}: {JSON_NAME} is not a tf-parity record")
+    if record.get("version") != VERSION:
+        raise RecordError(f"--golden {path}: record format version {record.get('version')!r}; this tf-parity reads "
+                          f"version {VERSION}: record it again with this version")
+    stated = record.pop("sha256", None)
+    if stated != hashlib.sha256(_canonical(record)).hexdigest():
+        raise RecordError(f"--golden {path}: {JSON_NAME} does not match its checksum: the file was changed or damaged")
+    if record.get("arrays_sha256") != hashlib.sha256(arrays_path.read_bytes()).hexdigest():
+        raise RecordError(f"--golden {path}: {ARRAYS_NAME} does not match its checksum: the file was changed, "
+                          "truncated or damaged")
+    try:
+        with np.load(arrays_path, allow_pickle=False) as data:
+            record["arrays"] = {name: data[name] for name in data.files}
+    except (OSError, ValueError) as e:
+        raise RecordError(f"--golden {path}: {ARRAYS_NAME} cannot be read ({e})") from None
+    return record
+
+
+def size_mb(path):
+    return round(sum(f.stat().st_size for f in Path(path).iterdir()) / 1e6, 2)
+
+
+# ----------------------------------------------------------------------------- the two commands
+
+def record_run(config, out, log=print, progress=None):
+    """Runs the legacy side of `config` (a suite.ParityConfig) through every check and writes its
+    record to `out`; returns (record dict without answers, size in MB)."""
+    from parity import pair, suite
+
+    holder = {}
+
+    def runners(spec, seed, eager_style):
+        from parity.runners import GraphRunner
+
+        legacy = pair.legacy_runner(spec.pair_legacy, seed) if spec.pair_legacy is not None else \
+            GraphRunner.from_spec(spec, seed=seed)
+        if spec.pair_legacy is not None:
+            try:
+                spec = pair.resolved(spec, legacy.info())
+            except BaseException:
+                legacy.close()
+                raise
+        recorder = Recorder(legacy)
+        if spec.pair_legacy is not None:
+            recorder.info()
+        holder["recorder"] = recorder
+        return spec, recorder, Mirror(recorder, eager_style)
+
+    config.runners = runners
+
+    def legacy_progress(total, label, **kwargs):
+        # The Mirror's free run takes no time and teaches nothing: no bar for it.
+        return None if label.split()[-1] == config.eager_style else progress(total, label, **kwargs)
+
+    report, _, _ = suite.run(config, progress=legacy_progress if progress else None, log=log)
+    recorder = holder["recorder"]
+    arrays = {}
+    answers = [[method, key, encode(value, arrays)] for method, key, value in recorder.answers]
+    record = {
+        "format": FORMAT, "version": VERSION, "model": report["model"],
+        "settings": {k: report["settings"][k] for k in ("steps", "accuracy_steps", "batch_size", "seed")},
+        "dataset": {"name": report["dataset"], "requested": config.dataset, "source": report["dataset_source"]},
+        "environment": environment(),
+        "legacy": report["styles"]["legacy"],
+        "diverged": [d for d in report["diverged"] if d["style"] == "legacy"],
+        "side": {"names": recorder.names, "shapes": [list(s) for s in recorder.shapes],
+                 "trainable_mask": recorder.trainable_mask, "held_fixed": recorder.held_fixed},
+        "command": " ".join(["tf-parity", *sys.argv[1:]]),
+        "answers": answers,
+    }
+    write(out, record, arrays)
+    return record, size_mb(out)
+
+
+def verify_run(record, config, log=print, progress=None):
+    """Runs the six checks of `config` with the record in the legacy side's place; returns the
+    parity report (with both environments named), loss curves, reconstructions."""
+    from parity import pair, suite
+    from parity.runners import KerasRunner
+
+    def runners(spec, seed, eager_style):
+        legacy = Replay(record)
+        if spec.pair_legacy is not None:
+            info = legacy.info()
+            spec = pair.resolved(spec, info)
+            return spec, legacy, pair.keras_runner(spec, info, legacy, seed, eager_style)
+        return spec, legacy, KerasRunner.from_spec(spec, seed=seed, style=eager_style)
+
+    config.runners = runners
+    report, curves, reconstructions = suite.run(config, progress=progress, log=log)
+    legacy = record["legacy"]
+    for key in ("train_seconds", "ms_per_step"):
+        if key in legacy:
+            report["styles"]["legacy"][key] = legacy[key]
+    report["environments"] = {"record": record["environment"], "verify": environment()}
+    report["golden"] = {"command": record.get("command"), "sha256": record.get("arrays_sha256")}
+    return report, curves, reconstructions
+
+
+def describe_environments(report):
+    """One line naming where the record was made and where it was verified, and what differs."""
+    made, here = report["environments"]["record"], report["environments"]["verify"]
+
+    def side(env):
+        return (f"TensorFlow {env['tensorflow']}, Keras {env['keras']} ({env['keras_backend']}), "
+                f"{env['device']} on {env['machine']}")
+    differ = [k for k in ("tensorflow", "keras", "keras_backend", "device", "machine") if made.get(k) != here.get(k)]
+    return (f"recorded with {side(made)}; verified with {side(here)}" +
+            (f" (other {', '.join(differ)})" if differ else " (the same environment)"))

@@ -1,0 +1,176 @@
+"""Golden records: `record` runs the legacy side once; `verify`, in another process, checks the port
+against it and gives the verdicts and figures `parity` gives on the same seed; a planted port bug
+fails it where parity fails; a damaged or foreign record is one line, exit 2."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from parity import cli, golden
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = {"mnist_cnn": ["--steps", "4", "--accuracy-steps", "60"],
+       "conv_autoencoder": ["--steps", "4", "--accuracy-steps", "60"]}
+
+
+def tf_parity(*argv, env=None, python_prelude=None):
+    """The command in a process of its own (as on another machine), with its exit status and output."""
+    code = "import sys; from parity import cli; sys.exit(cli.main(sys.argv[1:]))"
+    if python_prelude:
+        code = python_prelude + "\n" + code
+    result = subprocess.run([sys.executable, "-c", code, *map(str, argv)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600, env={**os.environ, **(env or {})})
+    return result.returncode, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("records")
+    made = {}
+    for model, run in RUN.items():
+        code = cli.main(["record", "--model", model, *run, "--out", str(folder / model)])
+        assert code == 0
+        made[model] = folder / model
+    return made
+
+
+def _figures(report):
+    """What must agree between parity and verify: every check's status and figures, both sides' test figures."""
+    checks = [{k: v for k, v in c.items() if k != "seconds"} for c in report["checks"]]
+    tested = {side: {k: v for k, v in entry.items() if k.startswith("test_")} for side, entry in report["styles"].items()}
+    return checks, tested
+
+
+@pytest.mark.parametrize("model", list(RUN))
+def test_verify_in_another_process_gives_what_parity_gives(tmp_path, records, model):
+    parity_json, verify_json = tmp_path / "parity.json", tmp_path / "verify.json"
+    assert cli.main(["parity", "--model", model, *RUN[model], "--json", str(parity_json)]) == 0
+    code, out, err = tf_parity("verify", "--golden", records[model], "--json", verify_json)
+    assert code == 0, out + err
+    assert "6 of 6 checks passed" in out and "(the same environment)" in out
+    parity, verify = json.loads(parity_json.read_text()), json.loads(verify_json.read_text())
+    assert _figures(verify) == _figures(parity)
+    assert verify["styles"]["legacy"]["ms_per_step"] == json.loads(
+        (records[model] / golden.JSON_NAME).read_text())["legacy"]["ms_per_step"]
+    assert verify["environments"]["record"]["tensorflow"] == verify["environments"]["verify"]["tensorflow"]
+
+
+def test_a_planted_port_bug_fails_verify_at_the_teacher_forced_check(tmp_path, records):
+    """Keras' default Adam epsilon (1e-7 for TF1's 1e-8), planted in the verifying process alone."""
+    prelude = ("import dataclasses; from parity import registry; s = registry.MODELS['mnist_cnn']; "
+               "registry.MODELS['mnist_cnn'] = dataclasses.replace(s, recipe=dataclasses.replace(s.recipe, "
+               "epsilon=1e-7))")
+    path = tmp_path / "v.json"
+    code, out, err = tf_parity("verify", "--golden", records["mnist_cnn"], "--json", path, python_prelude=prelude)
+    assert code == cli.EXIT_FAILED, out + err
+    checks = {c["name"]: c["status"] for c in json.loads(path.read_text())["checks"]}
+    assert checks == {"parameters": "passed", "layer_shapes": "passed", "forward": "passed", "gradients": "passed",
+                      "training_steps": "failed", "accuracy": checks["accuracy"]}
+
+
+def _rewrite(record_dir, change):
+    """Edits record.json and seals it again, as a record made elsewhere would be."""
+    path = record_dir / golden.JSON_NAME
+    data = json.loads(path.read_text())
+    data.pop("sha256")
+    change(data)
+    data["sha256"] = hashlib.sha256(golden._canonical(data)).hexdigest()
+    path.write_text(json.dumps(data))
+
+
+def test_a_record_from_another_environment_names_both(tmp_path, records):
+    import shutil
+
+    copy = tmp_path / "rec"
+    shutil.copytree(records["mnist_cnn"], copy)
+
+    def elsewhere(data):
+        data["environment"].update(tensorflow="1.15.5", device="CPU: an old box (4 logical cores)", machine="oldbox")
+    _rewrite(copy, elsewhere)
+    code, out, err = tf_parity("verify", "--golden", copy, "--json", tmp_path / "v.json")
+    assert code == 0, out + err
+    assert ("recorded with TensorFlow 1.15.5, Keras 3.15.1 (tensorflow), CPU: an old box (4 logical cores) on oldbox; "
+            "verified with TensorFlow 2.") in out
+    assert "(other tensorflow, device, machine)" in out
+    report = json.loads((tmp_path / "v.json").read_text())
+    assert report["environments"]["record"]["machine"] == "oldbox"
+
+
+def _truncate(d):
+    data = (d / golden.ARRAYS_NAME).read_bytes()
+    (d / golden.ARRAYS_NAME).write_bytes(data[:len(data) // 2])
+
+
+def _flip(d):
+    data = bytearray((d / golden.ARRAYS_NAME).read_bytes())
+    data[len(data) // 2] ^= 1
+    (d / golden.ARRAYS_NAME).write_bytes(bytes(data))
+
+
+def _edit_json(d):
+    text = (d / golden.JSON_NAME).read_text()
+    (d / golden.JSON_NAME).write_text(text.replace('"seed":0', '"seed":1', 1).replace('"seed": 0', '"seed": 1', 1))
+
+
+@pytest.mark.parametrize("damage, argv, message", [
+    (_truncate, [], "arrays.npz does not match its checksum: the file was changed, truncated or damaged"),
+    (_flip, [], "arrays.npz does not match its checksum"),
+    (_edit_json, [], "record.json does not match its checksum"),
+    (lambda d: _rewrite(d, lambda data: data.update(version=99)), [],
+     "record format version 99; this tf-parity reads version 1"),
+    (lambda d: (d / golden.JSON_NAME).unlink(), [], "not a record (a folder holding record.json and arrays.npz"),
+    (lambda d: None, ["--model", "conv_autoencoder"], "is a record of mnist_cnn, not conv_autoencoder"),
+    (lambda d: (d / golden.JSON_NAME).write_text("{not json"), [], "record.json is not readable JSON"),
+])
+def test_a_damaged_or_foreign_record_is_one_line_exit_2(tmp_path, capsys, records, damage, argv, message):
+    import shutil
+
+    copy = tmp_path / "rec"
+    shutil.copytree(records["mnist_cnn"], copy)
+    damage(copy)
+    out_json = tmp_path / "out" / "v.json"
+    code = cli.main(["verify", "--golden", str(copy), *argv, "--json", str(out_json)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not out_json.parent.exists()
+
+
+def test_the_record_needs_only_numpy_to_read(records):
+    code = ("import json, sys, numpy as np; d = sys.argv[1]; r = json.load(open(d + '/record.json')); "
+            "a = np.load(d + '/arrays.npz', allow_pickle=False); "
+            "print(r['format'], r['version'], r['model'], len(r['answers']), len(a.files), "
+            "'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(records["mnist_cnn"])], capture_output=True, text=True,
+                            timeout=60, check=True)
+    fmt, version, model, answers, arrays, tf_loaded, keras_loaded = result.stdout.split()
+    assert (fmt, version, model) == ("tf-parity-record", "1", "mnist_cnn")
+    assert int(answers) > 10 and int(arrays) > 10 and tf_loaded == keras_loaded == "False"
+
+
+def test_encoding_round_trips_what_runners_answer():
+    from parity.kinks import KinkOp
+
+    arrays = {}
+    weights = [np.arange(6, dtype=np.float32).reshape(2, 3), np.zeros(3, np.float32)]
+    value = (1.5, float("nan"), weights, [KinkOp("MaxPool", "pool1", ((1, 2, 2, 1), (1, 2, 2, 1), "SAME"))],
+             {"conv1": weights[0]}, None, True, 7)
+    encoded = golden.encode(value, arrays)
+    json.dumps(encoded, allow_nan=False)
+    decoded = golden.decode(json.loads(json.dumps(encoded)), arrays)
+    assert decoded[0] == 1.5 and np.isnan(decoded[1]) and decoded[3] == value[3] and decoded[5:] == (None, True, 7)
+    assert all(np.array_equal(a, b) for a, b in zip(decoded[2], weights))
+    assert list(decoded[4]) == ["conv1"] and np.array_equal(decoded[4]["conv1"], weights[0])
+    golden.encode([weights[0], weights[0].copy()], arrays)
+    assert len(arrays) == 2  # the same bytes are kept once
+
+
+def test_a_question_the_record_cannot_answer_is_an_error(records):
+    record = golden.read(records["mnist_cnn"])
+    replay = golden.Replay(record)
+    with pytest.raises(golden.RecordError, match="the record holds no answer to forward on these inputs"):
+        replay.forward(np.ones((2, 28, 28, 1), np.float32), False)
