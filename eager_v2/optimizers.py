@@ -1,6 +1,6 @@
-"""Keras 3's Adam with TensorFlow's fused update kernel, the one tf.compat.v1.train.AdamOptimizer runs."""
+"""Keras 3's Adam with TensorFlow's fused update kernel, the one tf.compat.v1.train.AdamOptimizer runs,
+on the TensorFlow backend; Keras' own Adam, with the same settings, on the others."""
 import keras
-import tensorflow as tf
 
 
 def _handle(variable):
@@ -19,6 +19,8 @@ class FusedAdam(keras.optimizers.Adam):
     """
 
     def update_step(self, gradient, variable, learning_rate):
+        import tensorflow as tf
+
         if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
@@ -33,5 +35,7 @@ class FusedAdam(keras.optimizers.Adam):
 
 
 def adam(learning_rate, epsilon, fused=True):
-    """The recipe's Adam: FusedAdam, or with `fused=False` keras.optimizers.Adam itself."""
+    """The recipe's Adam: FusedAdam, or with `fused=False` (or on a backend other than TensorFlow,
+    where the TensorFlow kernel cannot run) keras.optimizers.Adam itself."""
+    fused = fused and keras.backend.backend() == "tensorflow"
     return (FusedAdam if fused else keras.optimizers.Adam)(learning_rate=learning_rate, epsilon=epsilon)

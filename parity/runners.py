@@ -334,8 +334,7 @@ class KerasRunner:
 
     def __init__(self, model, make_optimizer, loss_fn, style="function", endpoints=None, input_shape=None,
                  pairings=None):
-        from eager_v2.training import Trainer
-
+        Trainer = trainer_class()
         self._trainer_class = Trainer
         self.model = model
         self.style = style
@@ -408,7 +407,7 @@ class KerasRunner:
 
     def forward(self, x, training=False):
         with randomness_off(self._random):
-            return self.model(self._images(x), training=training).numpy()
+            return _numpy(self.model(self._images(x), training=training))
 
     def endpoint_values(self, x, training=False):
         with randomness_off(self._random):
@@ -417,7 +416,10 @@ class KerasRunner:
 
     def loss_and_gradients(self, x, y, training=True):
         """Loss and gradients taken in graph mode (a tf.function), as the legacy graph takes them:
-        eagerly taken gradients can part from any graph's (pitfall `eager-vs-graph-gradients`)."""
+        eagerly taken gradients can part from any graph's (pitfall `eager-vs-graph-gradients`). On
+        another Keras backend, its trainer's compiled gradient function."""
+        if not _tensorflow_backend():
+            return self._backend_gradients(x, y, training)
         if not hasattr(self, "_graph_gradients"):
             variables = [w for w, t in zip(self.weights, self.trainable_mask) if t]
 
@@ -433,7 +435,10 @@ class KerasRunner:
 
     def gradients_and_kinks(self, x, y, training=True):
         """As loss_and_gradients, and the kink ops of the traced forward pass with their inputs, all
-        from one call (parity.kinks)."""
+        from one call (parity.kinks). On another Keras backend there is no graph to read kink ops
+        from: none are listed, and a gradient that parts is reported without that excuse."""
+        if not _tensorflow_backend():
+            return (*self._backend_gradients(x, y, training), [], [])
         if not hasattr(self, "_kinked_gradients"):
             variables = [w for w, t in zip(self.weights, self.trainable_mask) if t]
             traced_ops = {}
@@ -451,6 +456,13 @@ class KerasRunner:
                                                          bool(training))
         return float(loss), self._to_legacy([g.numpy() for g in grads], trainable_only=True), \
             self._traced_kink_ops[bool(training)], [v.numpy() for v in values]
+
+    def _backend_gradients(self, x, y, training):
+        with randomness_off(self._random):
+            loss, grads = self.trainer.gradients(self._images(x), y, training)
+        order = {id(v): i for i, v in enumerate(self.model.trainable_variables)}
+        mine = [w for w, t in zip(self.weights, self.trainable_mask) if t]
+        return loss, self._to_legacy([grads[order[id(w)]] for w in mine], trainable_only=True)
 
     @property
     def step(self):
@@ -520,6 +532,34 @@ class KerasRunner:
 
     def close(self):
         pass
+
+
+def _tensorflow_backend():
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
+
+
+def trainer_class():
+    """The Keras backend's trainer: eager_v2.training.Trainer on TensorFlow, JaxTrainer on JAX."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from eager_v2.training import Trainer
+
+        return Trainer
+    if backend == "jax":
+        from eager_v2.jax_training import JaxTrainer
+
+        return JaxTrainer
+    raise RuntimeError(f"Keras backend {backend!r}: tf-parity trains ports on the tensorflow and jax backends")
+
+
+def _numpy(value):
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value))
 
 
 # Keras layers that draw random numbers in training, and the attribute that switches each off.

@@ -29,6 +29,17 @@ def tf_parity(*argv, env=None, python_prelude=None):
 
 
 @pytest.fixture(scope="module")
+def parity_reports(tmp_path_factory):
+    """`tf-parity parity` with each model's settings, once, for the verifies to match."""
+    folder = tmp_path_factory.mktemp("parity")
+    reports = {}
+    for model, run in RUN.items():
+        assert cli.main(["parity", "--model", model, *run, "--json", str(folder / f"{model}.json")]) == 0
+        reports[model] = json.loads((folder / f"{model}.json").read_text())
+    return reports
+
+
+@pytest.fixture(scope="module")
 def records(tmp_path_factory):
     folder = tmp_path_factory.mktemp("records")
     made = {}
@@ -46,27 +57,55 @@ def _figures(report):
     return checks, tested
 
 
+def _backend(name):
+    """The Keras backend `name` as a test parameter, skipped with the reason where it is not installed."""
+    import importlib.util
+
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[name]
+    installed = importlib.util.find_spec(module) is not None
+    reason = {"jax": "jax is not installed: pip install -e '.[jax]' (make test installs it)",
+              "torch": "torch is not installed, and tf-parity has no trainer for Keras' torch backend: the "
+                       "tensorflow and jax backends are the ones verify runs on"}.get(name, "")
+    if name == "torch":
+        installed = False
+    return pytest.param(name, marks=pytest.mark.skipif(not installed, reason=reason))
+
+
+BACKENDS = [_backend(name) for name in ("tensorflow", "jax", "torch")]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("model", list(RUN))
-def test_verify_in_another_process_gives_what_parity_gives(tmp_path, records, model):
-    parity_json, verify_json = tmp_path / "parity.json", tmp_path / "verify.json"
-    assert cli.main(["parity", "--model", model, *RUN[model], "--json", str(parity_json)]) == 0
-    code, out, err = tf_parity("verify", "--golden", records[model], "--json", verify_json)
+def test_verify_in_another_process_gives_what_parity_gives(tmp_path, parity_reports, records, model, backend):
+    verify_json = tmp_path / "verify.json"
+    code, out, err = tf_parity("verify", "--golden", records[model], "--json", verify_json,
+                               env={"KERAS_BACKEND": backend})
     assert code == 0, out + err
-    assert "6 of 6 checks passed" in out and "(the same environment)" in out
-    parity, verify = json.loads(parity_json.read_text()), json.loads(verify_json.read_text())
-    assert _figures(verify) == _figures(parity)
+    assert "6 of 6 checks passed" in out
+    parity, verify = parity_reports[model], json.loads(verify_json.read_text())
+    assert verify["environments"]["verify"]["keras_backend"] == backend
     assert verify["styles"]["legacy"]["ms_per_step"] == json.loads(
         (records[model] / golden.JSON_NAME).read_text())["legacy"]["ms_per_step"]
-    assert verify["environments"]["record"]["tensorflow"] == verify["environments"]["verify"]["tensorflow"]
+    if backend == "tensorflow":
+        # The same code, the same questions, the same answers: every figure as parity's.
+        assert "(the same environment)" in out
+        assert _figures(verify) == _figures(parity)
+    else:
+        # Another backend's kernels round otherwise: the same verdicts, the legacy side's figures unchanged.
+        assert "(other keras_backend)" in out
+        assert [c["status"] for c in verify["checks"]] == [c["status"] for c in parity["checks"]]
+        assert _figures(verify)[1]["legacy"] == _figures(parity)[1]["legacy"]
 
 
-def test_a_planted_port_bug_fails_verify_at_the_teacher_forced_check(tmp_path, records):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_planted_port_bug_fails_verify_at_the_teacher_forced_check(tmp_path, records, backend):
     """Keras' default Adam epsilon (1e-7 for TF1's 1e-8), planted in the verifying process alone."""
     prelude = ("import dataclasses; from parity import registry; s = registry.MODELS['mnist_cnn']; "
                "registry.MODELS['mnist_cnn'] = dataclasses.replace(s, recipe=dataclasses.replace(s.recipe, "
                "epsilon=1e-7))")
     path = tmp_path / "v.json"
-    code, out, err = tf_parity("verify", "--golden", records["mnist_cnn"], "--json", path, python_prelude=prelude)
+    code, out, err = tf_parity("verify", "--golden", records["mnist_cnn"], "--json", path, python_prelude=prelude,
+                               env={"KERAS_BACKEND": backend})
     assert code == cli.EXIT_FAILED, out + err
     checks = {c["name"]: c["status"] for c in json.loads(path.read_text())["checks"]}
     assert checks == {"parameters": "passed", "layer_shapes": "passed", "forward": "passed", "gradients": "passed",
