@@ -197,6 +197,21 @@ def cmd_pitfalls(args):
     return 0
 
 
+def cmd_scan(args):
+    """Scans the sources; exit 1 where a finding reaches --fail-on, 2 on input scan cannot read."""
+    from parity import mapping, scan, scan_cross
+
+    layer_pairs = scan_cross.layer_pairs_from_map(mapping.read_map(args.map)) if args.map else None
+    try:
+        result = scan.run(args.paths, legacy=args.legacy, eager=args.eager,
+                          upgrade_report=not args.no_upgrade_report, layer_pairs=layer_pairs)
+    except scan.ScanError as e:
+        raise UsageError(str(e)) from None
+    formats = {"text": scan.format_text, "json": scan.format_json, "sarif": scan.format_sarif}
+    print(formats["json" if args.json else args.format](result))
+    return EXIT_FAILED if args.fail_on != "never" and result.failing(args.fail_on) else EXIT_OK
+
+
 def _progress_factory():
     from parity.progress import Progress
 
@@ -504,6 +519,19 @@ def build_parser():
     p = sub.add_parser("pitfalls", help="the migration pitfall catalogue")
     p.add_argument("--markdown", action="store_true", help="print PITFALLS.md")
     p.set_defaults(func=cmd_pitfalls)
+
+    p = sub.add_parser("scan", help="find the catalogue's pitfalls in the sources of a TF1 model, its port, or both")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="Python files or folders to scan")
+    p.add_argument("--legacy", metavar="DIR", help="the TF1 tree; with --eager its settings are compared with the port's")
+    p.add_argument("--eager", metavar="DIR", help="the Keras 3 port's tree")
+    p.add_argument("--map", help="a map file (see tf-parity map) whose pairs name TF1 layers after Keras layers")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="output (default text)")
+    p.add_argument("--json", action="store_true", help="the same as --format json")
+    p.add_argument("--fail-on", choices=("error", "warning", "note", "never"), default="error",
+                   help="exit 1 where a finding is at this level or above (default error)")
+    p.add_argument("--no-upgrade-report", action="store_true",
+                   help="skip tf_upgrade_v2's analysis (read from the TensorFlow wheel without importing TensorFlow)")
+    p.set_defaults(func=cmd_scan)
 
     def common(p, steps_help):
         p.add_argument("--model", help=f"a registered model: {', '.join(registry.MODELS)}; or check your own pair "

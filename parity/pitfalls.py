@@ -14,6 +14,7 @@ class Pitfall:
     port: str       # how to port it
     models: tuple   # the project's models that meet it
     shown_by: str = ""  # "file::test" when the test lives beside its model; else test_pitfalls.py
+    scan: str = ""      # "detected" (tf-parity scan finds it in source), or "run: <why only a run shows it>"
 
     @property
     def test(self):
@@ -29,6 +30,7 @@ CATALOGUE = (
                 "weights up to 1e-4 apart, one of resnet18 1e-4 (4,800 times the tolerance); the parity "
                 "training_steps check fails at step 1.",
         port="keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8).",
+        scan="detected",
         models=("mnist_cnn",)),
     Pitfall(
         "truncated-normal-stddev", "Initializer defaults differ",
@@ -40,6 +42,7 @@ CATALOGUE = (
                 "losses differ and ReLU units with zero bias start closer to dead.",
         port="kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.05), "
              "bias_initializer=keras.initializers.Constant(0.05); or copy the TF1 weights (tf-parity convert).",
+        scan="detected",
         models=("mnist_cnn",)),
     Pitfall(
         "input-data-removed", "tensorflow.examples.tutorials.mnist is gone",
@@ -50,6 +53,7 @@ CATALOGUE = (
                 "reshuffles every epoch and fills the last batch from the next epoch.",
         port="legacy_graph.input_data.read_data_sets (same interface, no download), or tf.data with "
              "shuffle and repeat.",
+        scan="detected",
         models=("mnist_cnn",)),
     Pitfall(
         "same-padding-asymmetric", "'SAME' padding is not symmetric",
@@ -60,6 +64,7 @@ CATALOGUE = (
                 "even sizes are where it shows.",
         port="Keep padding='same' in Keras; when porting from explicit padding, pad (top, bottom) = "
              "(p // 2, p - p // 2).",
+        scan="detected",
         models=("mnist_cnn",)),
     Pitfall(
         "loss-reduction", "Loss reduction and clipping differ",
@@ -73,6 +78,7 @@ CATALOGUE = (
                 "with from_logits=False lose gradient where they saturate.",
         port="Feed logits with from_logits=True; for weighted v1 losses, divide by the non-zero weight count "
              "yourself.",
+        scan="detected",
         models=("mnist_cnn",)),
     Pitfall(
         "tf-keras-is-keras3", "tf.keras is Keras 3, and the v1 layers are gone with it",
@@ -83,6 +89,7 @@ CATALOGUE = (
                 "missing.",
         port="Write the layers with raw tf.nn ops and tf.compat.v1.Variable (as this project's legacy tree "
              "does), and align the two styles by copying weights, not by aligning random seeds.",
+        scan="detected",
         models=("mnist_cnn",)),
     Pitfall(
         "placeholder-needs-graph", "TF1 graph code needs its own graph, not global graph mode",
@@ -96,6 +103,7 @@ CATALOGUE = (
         port="Build the TF1 model inside `with tf.Graph().as_default():`, run it with "
              "tf.compat.v1.Session(graph=...), and save under the same `as_default()`, so both styles live "
              "in one process.",
+        scan="detected",
         models=("mnist_cnn",)),
     Pitfall(
         "keras3-weights-format", "Keras 3 cannot read or write TF checkpoints",
@@ -106,6 +114,7 @@ CATALOGUE = (
                 "into the Keras model.",
         port="Read the checkpoint variable by variable with tf.train.load_checkpoint and assign in canonical "
              "order (tf-parity convert does it, checking every name and shape).",
+        scan="detected",
         models=("mnist_cnn",)),
     Pitfall(
         "fit-logs-running-mean", "Model.fit logs a running mean, not the step's loss",
@@ -116,6 +125,7 @@ CATALOGUE = (
                 "shows differences that are not there.",
         port="Compare per-step losses from a GradientTape loop, or recover step k as "
              "k * mean_k - (k - 1) * mean_(k-1) (what eager_v2.training does for fit).",
+        scan="detected",
         models=("mnist_cnn",)),
     Pitfall(
         "float32-chaos", "Long training runs part even when the port is exact",
@@ -129,6 +139,7 @@ CATALOGUE = (
         port="Compare teacher-forced steps: put both styles on the same weights before every step and "
              "apply one side's gradients in both (parity.checks.teacher_forced_steps): losses then agree to "
              "1e-6 and updates to an ulp at every step. Compare free-running runs by accuracy.",
+        scan="run: rounding differences grow during training; only running both styles shows how far",
         models=("mnist_cnn",)),
     Pitfall(
         "gpu-tf32-jit-auto", "GPU defaults change the numbers: TF32 and XLA 'auto'",
@@ -139,6 +150,7 @@ CATALOGUE = (
         symptom="The same script gives different numbers, and different speed, on CPU and GPU.",
         port="For parity runs call tf.config.experimental.enable_tensor_float_32_execution(False) and pass "
              "jit_compile explicitly (parity.runtime does the first).",
+        scan="run: a device's defaults, not the source, decide it; only a run on that device shows it",
         models=("mnist_cnn",)),
     Pitfall(
         "determinism-xla-maxpool", "Op determinism and XLA cannot train max-pooling models together",
@@ -150,6 +162,7 @@ CATALOGUE = (
                 "determinism is on.",
         port="Turn op determinism on only where it is needed (GPU kernels) and not for XLA runs; CPU kernels "
              "repeat bit for bit without it (parity.runtime does this).",
+        scan="detected",
         models=("mnist_cnn",)),
     Pitfall(
         "keras3-lr-keyword", "Keras 3 optimizers refuse lr= and ignore decay=",
@@ -161,6 +174,7 @@ CATALOGUE = (
                 "kept decay= silently trains at a constant rate.",
         port="Adam(learning_rate=...); for Keras 2's decay use "
              "keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=decay).",
+        scan="detected",
         models=("vgg13", "resnet18")),
     Pitfall(
         "batchnorm-fused-variance", "TF1's fused batch norm updates the moving variance unbiased",
@@ -173,6 +187,7 @@ CATALOGUE = (
                 "2x2 last stage with batch 32, and inference outputs part with them.",
         port="Write TF1 batch norm with tf.nn.moments and tf.nn.batch_normalization (legacy_graph.layers), or "
              "rescale the moving variance by (n-1)/n when converting fused-kernel checkpoints.",
+        scan="detected",
         models=("resnet18", "mobilenet_v2")),
     Pitfall(
         "batchnorm-update-ops", "A TF1 train op must run UPDATE_OPS",
@@ -184,6 +199,7 @@ CATALOGUE = (
                 "moved.",
         port="with tf.control_dependencies(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)): "
              "train_op = optimizer.apply_gradients(...).",
+        scan="detected",
         models=("resnet18", "mobilenet_v2")),
     Pitfall(
         "bias-before-batchnorm", "A bias feeding batch norm has a zero gradient that Adam still follows",
@@ -197,6 +213,7 @@ CATALOGUE = (
         port="Keep the bias for parity with the original and compare its gradient as dead "
              "(parity.checks.dead_variables); apply the train op's own gradients when teacher forcing. In new "
              "code drop it: Conv2D(use_bias=False) before BatchNormalization.",
+        scan="run: a dead bias is correct code in both styles; parity's gradients check names it as dead",
         models=("resnet18",)),
     Pitfall(
         "applications-bn-momentum", "keras.applications' batch norm moves its statistics slowly",
@@ -210,6 +227,7 @@ CATALOGUE = (
         port="Read the application's layer settings (momentum, epsilon, padding) rather than assume defaults; "
              "train long enough for the statistics (about 3,000 steps at 0.999) or evaluate a short run "
              "knowing its inference mode lags.",
+        scan="detected",
         models=("mobilenet_v2",)),
     Pitfall(
         "resize-half-pixel-centers", "TF1's bilinear resize is shifted by half a pixel",
@@ -221,6 +239,7 @@ CATALOGUE = (
                 "Nearest-neighbour x2 is the same in both (pixel repetition).",
         port="tf.compat.v1.image.resize_bilinear(..., half_pixel_centers=True) in the TF1 graph "
              "(legacy_graph.layers.upsample), or UpSampling2D(interpolation='bilinear') in Keras.",
+        scan="detected",
         models=("conv_autoencoder",)),
     Pitfall(
         "loss-sum-vs-mean", "A summed batch loss scales every gradient by the batch size",
@@ -231,6 +250,7 @@ CATALOGUE = (
                 "32 times larger at batch 32, and loss values do not compare across batch sizes.",
         port="Keep the mean (make_loss(reduction='mean'), the default here) and scale the learning rate if the "
              "sum's dynamics are wanted; the document's sum stays selectable with reduction='sum'.",
+        scan="detected",
         models=("mobilenet_v2",),
         shown_by="parity_tests/test_mobilenet_v2.py::test_summed_loss_is_batch_size_times_the_mean"),
     Pitfall(
@@ -243,6 +263,7 @@ CATALOGUE = (
                 "training learns most.",
         port="In the TF1 graph take the cross-entropy of the logits "
              "(tf.nn.sparse_softmax_cross_entropy_with_logits), as legacy_graph/mobilenet_v2.py does.",
+        scan="detected",
         models=("mobilenet_v2",),
         shown_by="parity_tests/test_mobilenet_v2.py::test_keras_loss_of_the_softmax_output_reads_the_logits"),
     Pitfall(
@@ -258,6 +279,7 @@ CATALOGUE = (
              "optimizer's ops show in the step time, eager_v2.optimizers.FusedAdam is Keras' Adam calling "
              "TF's fused kernel: TF1's update bit for bit while beta^t agrees, Keras' slots and config; "
              "eager_v2's models train with it (make_optimizer(fused=False) gives Keras' own).",
+        scan="run: the same algebra in other ops: an ulp of rounding and the step time, measured by a run",
         models=("mnist_cnn", "vgg13", "resnet18", "conv_autoencoder", "mobilenet_v2")),
     Pitfall(
         "eager-vs-graph-gradients", "Eager gradients can part from graph gradients",
@@ -269,6 +291,7 @@ CATALOGUE = (
                 "tf.function's match the TF1 graph bit for bit.",
         port="Compare TF1 against tf.function, not against eager execution (parity's gradients check does; "
              "TensorFlow's migration guide advises it too).",
+        scan="run: eager and graph gradients part only where rounding meets a kink, which the data decide",
         models=("mobilenet_v2",),
         shown_by="parity_tests/test_mobilenet_v2.py::test_eager_vs_graph_gradients"),
     Pitfall(
@@ -288,6 +311,7 @@ CATALOGUE = (
              "side of every kink: parity's gradients check pairs the styles' ReLU and max-pool inputs, names "
              "a crossing and moves to the next batch; gradients that part with every kink agreeing are a "
              "real fault. `python scripts/kink_report.py --model M` shows a batch's crossings.",
+        scan="run: which side of a kink rounding puts an input depends on the data and the graph optimizer",
         models=("resnet18",)),
 )
 
@@ -306,5 +330,12 @@ def markdown():
                   f"- **TF2 / Keras 3:** {p.eager}",
                   f"- **Symptom:** {p.symptom}",
                   f"- **Port:** {p.port}",
+                  f"- **Scan:** {_scan_line(p)}",
                   f"- **Models:** {', '.join(p.models)}; **test:** `{p.test}`", ""]
     return "\n".join(lines)
+
+
+def _scan_line(p):
+    if p.scan == "detected":
+        return "detected in source by `tf-parity scan`"
+    return f"not visible in source ({p.scan.partition(':')[2].strip()}); check with `tf-parity parity`"

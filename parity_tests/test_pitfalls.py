@@ -40,6 +40,25 @@ def test_pitfalls_markdown_is_generated_from_the_catalogue():
         "PITFALLS.md is stale: run `tf-parity pitfalls --markdown > PITFALLS.md`"
 
 
+def test_every_pitfall_scan_detects_is_covered_by_a_scan_test():
+    """An entry that claims detection needs a snippet in parity_tests/scan_corpus marking it
+    (`# expect: key`), which test_scan.py's corpus tests scan; every other entry says why only a run shows it."""
+    import ast
+    import re
+
+    corpus = ROOT / "parity_tests" / "scan_corpus"
+    marked = {key.strip() for path in corpus.rglob("*.py")
+              for keys in re.findall(r"#\s*expect:\s*([a-z0-9, -]+)", path.read_text()) for key in keys.split(",")}
+    tree = ast.parse((ROOT / "parity_tests" / "test_scan.py").read_text())
+    tests = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert {"test_scan_finds_each_corpus_pitfall_on_its_line", "test_scan_compares_a_tf1_tree_with_its_port"} <= tests
+    for p in pitfalls.CATALOGUE:
+        assert p.scan == "detected" or (p.scan.startswith("run: ") and len(p.scan) > 10), \
+            f"pitfall {p.id}: scan={p.scan!r}"
+        if p.scan == "detected":
+            assert p.id in marked, f"pitfall {p.id} claims scan detects it, and no scan_corpus snippet expects it"
+
+
 def _one_adam_step(legacy_epsilon=None, keras_epsilon=None, gradient=1e-7):
     """The update each optimizer makes to a weight whose gradient is `gradient`."""
     graph = tf.Graph()

@@ -49,6 +49,10 @@ def test_every_tf_parity_command_parses_and_names_existing_files(command):
         value = getattr(args, flag, None)
         if value:
             assert (ROOT / value).is_file(), f"{command!r}: --{flag.replace('_', '-')} {value} is not in the repo"
+    if args.command == "scan":
+        for path in [*args.paths, args.legacy, args.eager]:
+            assert path is None or (ROOT / path).exists(), f"{command!r}: {path} is not in the repo"
+        return
     for flag in ("legacy", "eager", "optimizer"):
         value = getattr(args, flag, None)
         if value:
