@@ -8,7 +8,6 @@ import keras
 from keras import layers
 
 from eager_v2 import optimizers
-from eager_v2.training import Trainer
 from parity import evaluation
 
 img_size = 28
@@ -71,6 +70,7 @@ class Seed001(evaluation.TestReport):
         self.train_batch_size = train_batch_size
         self.class_names = class_names
         self.model = build_model()
+        from eager_v2.training import Trainer
         self.trainer = Trainer(self.model, make_optimizer(learning_rate), make_loss(), style)
         self.total_iterations = 0
 

@@ -11,7 +11,6 @@ import numpy as np
 from keras import layers, ops
 
 from eager_v2 import optimizers
-from eager_v2.training import Trainer
 
 image_shape = (32, 32, 3)
 num_classes = 100
@@ -82,6 +81,7 @@ def train_seed000(model, train_batches, test_batches, epochs, num_classes=num_cl
 
     Returns the test accuracy after each epoch.
     """
+    from eager_v2.training import Trainer
     trainer = Trainer(model, make_optimizer(), make_loss(), style)
     accuracies = []
     for epoch in range(epochs):

@@ -107,6 +107,22 @@ def _locate_data(run, spec):
     datasets.resolve(run["dataset"], run["data_dir"], spec.data)
 
 
+def _has_matplotlib():
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def _device(args):
+    """Hides or requires the GPU as --device asks, before any model is built; what the report states."""
+    from parity import runtime
+
+    try:
+        return runtime.select_device(getattr(args, "device", None) or "auto")
+    except RuntimeError as e:
+        raise UsageError(str(e)) from None
+
+
 def _style(name, allowed):
     if name not in allowed:
         raise UsageError(f"unknown style {name!r}; choose one of: {', '.join(allowed)}")
@@ -251,8 +267,10 @@ def cmd_train(args):
         config.checkpoint_every = config.checkpoint_every or meta["checkpoint_every"]
     from parity import plots
 
+    device = _device(args)
     result = training.train(spec, config, progress=_progress_factory(), log=_log)
     r = result["report"]
+    r["device_settings"] = device
     with outputs.together():
         report.write_json(json_path, r)
         plots.plot_loss_curves(png_path, {args.style: result["losses"]}, f"{spec.name}, {args.style}, {r['dataset']}")
@@ -302,7 +320,9 @@ def cmd_parity(args):
         if meta is not None:
             _same_run(path, meta, suite.checkpoint_settings(spec, config, style))
             config.checkpoint_every = config.checkpoint_every or meta["checkpoint_every"]
+    device = _device(args)
     result, curves, reconstructions = suite.run(config, progress=_progress_factory(), log=_log)
+    result["settings"]["device"] = device
     written = [json_path]
     with outputs.together():
         if curves:
@@ -348,6 +368,7 @@ def cmd_record(args):
     config = suite.ParityConfig(model=spec.name, dataset=run["dataset"], data_dir=run["data_dir"], steps=steps,
                                 accuracy_steps=run["accuracy_steps"], seed=run["seed"], batch_size=run["batch_size"],
                                 spec=spec if spec.pair_legacy else None)
+    _device(args)
     record, size = golden.record_run(config, out, log=_log, progress=_progress_factory())
     legacy = record["legacy"]
     figure = (f"test reconstruction loss {legacy['test_reconstruction_loss']}" if "test_reconstruction_loss" in legacy
@@ -382,21 +403,24 @@ def cmd_verify(args):
     run = {"dataset": dataset, "data_dir": args.data_dir}
     _locate_data(run, spec)
     json_path = _writable(args.json or Path("results") / f"verify_{record['model']}.json")
-    png_path = _writable(report.companion(json_path, "_loss.png"))
+    png_path = _writable(report.companion(json_path, "_loss.png")) if _has_matplotlib() else None
     config = suite.ParityConfig(model=spec.name, dataset=dataset, data_dir=args.data_dir, steps=settings["steps"],
                                 accuracy_steps=settings["accuracy_steps"], seed=settings["seed"],
                                 eager_style=args.eager_style, batch_size=settings["batch_size"],
                                 spec=spec if spec.pair_legacy else None)
+    device = _device(args)
     result, curves, _ = golden.verify_run(record, config, log=_log, progress=_progress_factory())
-    from parity import plots
-
+    result["settings"]["device"] = device
     with outputs.together():
-        plots.plot_loss_curves(png_path, curves, f"{spec.name}: recorded legacy graph vs {args.eager_style}")
-        result["loss_curves_png"] = str(png_path)
+        if png_path is not None:
+            from parity import plots
+
+            plots.plot_loss_curves(png_path, curves, f"{spec.name}: recorded legacy graph vs {args.eager_style}")
+            result["loss_curves_png"] = str(png_path)
         report.write_json(json_path, result)
     print(report.format_parity(result))
     print(golden.describe_environments(result))
-    print(f"wrote {json_path}, {png_path}")
+    print(f"wrote {json_path}" + (f", {png_path}" if png_path else " (no loss-curve PNG: matplotlib is not installed)"))
     if result.get("diverged"):
         return EXIT_DIVERGED
     return EXIT_OK if result["passed"] else EXIT_FAILED
@@ -486,7 +510,9 @@ def cmd_bench(args):
 
     config = bench.BenchConfig(models=models, styles=styles, batch_size=args.batch_size, steps=args.steps,
                                warmup=args.warmup, command=shlex.join(["tf-parity", *args.argv]))
+    device = _device(args)
     result = bench.run(config, log=_log)
+    result["device_settings"] = device
     with outputs.together():
         report.write_json(json_path, result)
         bench.plot_ratios(png_path, result)
@@ -547,6 +573,7 @@ def build_parser():
                             "beside the report; a finished run removes it")
         p.add_argument("--resume", action="store_true",
                        help="continue from the checkpoint an interrupted run with the same settings left")
+        device_argument(p)
         pair_arguments(p)
 
     p = sub.add_parser("train", help="train one model in one style with the document's recipe")
@@ -582,6 +609,7 @@ def build_parser():
     p.add_argument("--model", help="the registered model the record must be of (default: the record's)")
     p.add_argument("--eager-style", default="function", help=f"one of: {', '.join(EAGER_STYLES)} (default function)")
     p.add_argument("--data-dir", help="folder searched first for the record's data set")
+    device_argument(p)
     p.add_argument("--json", help="report path (default results/verify_MODEL.json); the loss curves PNG goes "
                                   "beside it")
     pair_arguments(p)
@@ -592,13 +620,15 @@ def build_parser():
     p.add_argument("--model", help=f"all, or one of: {', '.join(registry.MODELS)}; or time your own pair with "
                                    "--legacy/--legacy-meta and --eager, or --config")
     p.add_argument("--styles", help="comma-separated, default all: legacy_feed_dict, legacy_tf_data (not for a pair), "
-                                    "eager, function, xla, fit (legacy_feed_dict always runs: every ratio is to it)")
+                                    "eager, function, function_multi, xla, fit, fit_multi (legacy_feed_dict always "
+                                    "runs: every ratio is to it)")
     p.add_argument("--batch-size", type=int, help="images per step (default: per model, its ModelSpec.bench in "
                                                   "parity/registry.py; a pair's: 64)")
     p.add_argument("--steps", type=int, help="timed steps per style and phase (default: per model)")
     p.add_argument("--warmup", type=int, help="untimed steps before them, the first included (default: per model)")
     p.add_argument("--json", default="results/bench.json", help="report path (default results/bench.json); "
                                                                  "the ratio chart goes beside it")
+    device_argument(p)
     pair_arguments(p)
     p.set_defaults(func=cmd_bench)
 
@@ -614,6 +644,12 @@ def build_parser():
     pair_arguments(p)
     p.set_defaults(func=cmd_map)
     return parser
+
+
+def device_argument(p):
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                   help="cpu hides every GPU; gpu requires one (TF32 off and deterministic ops there); auto "
+                        "(default) takes what there is. The Keras backend is KERAS_BACKEND's (tensorflow, jax)")
 
 
 def pair_arguments(p, checkpoint_help=None):

@@ -454,8 +454,8 @@ def describe_environments(report):
     made, here = report["environments"]["record"], report["environments"]["verify"]
 
     def side(env):
-        return (f"TensorFlow {env['tensorflow']}, Keras {env['keras']} ({env['keras_backend']}), "
-                f"{env['device']} on {env['machine']}")
+        tensorflow = f"TensorFlow {env['tensorflow']}" if env.get("tensorflow") else "no TensorFlow"
+        return f"{tensorflow}, Keras {env['keras']} ({env['keras_backend']}), {env['device']} on {env['machine']}"
     differ = [k for k in ("tensorflow", "keras", "keras_backend", "device", "machine") if made.get(k) != here.get(k)]
     return (f"recorded with {side(made)}; verified with {side(here)}" +
             (f" (other {', '.join(differ)})" if differ else " (the same environment)"))

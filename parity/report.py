@@ -50,7 +50,13 @@ LABELS = {"passed": "PASS", "failed": "FAIL", "not_run": "FAIL", "not_informativ
 
 def format_parity(report):
     """The report as a few lines of text: one per check, then the verdict."""
-    lines = [f"{report['model']} on {report['dataset']} ({report['device']}, TensorFlow {report['tensorflow']})"]
+    where = [report["device"]]
+    if report.get("tensorflow"):
+        where.append(f"TensorFlow {report['tensorflow']}")
+    backend = report.get("environments", {}).get("verify", {}).get("keras_backend")
+    if backend and backend != "tensorflow":
+        where.append(f"Keras {report.get('keras')} on {backend}")
+    lines = [f"{report['model']} on {report['dataset']} ({', '.join(where)})"]
     for check in report["checks"]:
         lines.append(f"  {LABELS[check['status']]}  {check['name']:<15} {_summary(check)}")
     passed = sum(c["passed"] for c in report["checks"])

@@ -15,7 +15,16 @@ import numpy as np
 from parity import kinks, outputs
 from parity.runtime import import_tensorflow
 
-tf = import_tensorflow()
+
+class _TensorFlow:
+    """TensorFlow, imported at its first use: a port verified on another Keras backend, against a
+    golden record (parity.golden), runs without it."""
+
+    def __getattr__(self, name):
+        return getattr(import_tensorflow(), name)
+
+
+tf = _TensorFlow()
 
 
 class Diverged(Exception):

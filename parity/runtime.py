@@ -44,16 +44,78 @@ def _quiet_stderr():
         os.close(saved)
 
 
+def keras_backend():
+    """The Keras backend this process runs (KERAS_BACKEND, else Keras' configuration)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def has_tensorflow():
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def select_device(device="auto"):
+    """Called before any model is built. `cpu` hides every GPU, `gpu` requires one, `auto` takes
+    what there is; on a GPU, TF32 is off (full float32 matmuls and convolutions) and ops are
+    deterministic, for TensorFlow and for JAX (pitfall `gpu-tf32-jit-auto`). Returns what the
+    report states; raises RuntimeError where `gpu` finds none."""
+    backend = keras_backend()
+    if backend == "jax":
+        import jax
+
+        if device == "cpu":
+            jax.config.update("jax_platforms", "cpu")
+        else:
+            flags = os.environ.get("XLA_FLAGS", "")
+            if "xla_gpu_deterministic_ops" not in flags:
+                os.environ["XLA_FLAGS"] = (flags + " --xla_gpu_deterministic_ops=true").strip()
+            jax.config.update("jax_default_matmul_precision", "highest")
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+    else:
+        gpus = []
+    if has_tensorflow():
+        tf = import_tensorflow()
+        if device == "cpu":
+            tf.config.set_visible_devices([], "GPU")
+        tf_gpus = tf.config.get_visible_devices("GPU")
+        if tf_gpus:
+            tf.config.experimental.enable_op_determinism()
+        gpus = gpus or tf_gpus
+    if device == "gpu" and not gpus:
+        raise RuntimeError(f"--device gpu: no GPU is visible to Keras' {backend} backend"
+                           + ("" if backend == "jax" or has_tensorflow() else " (TensorFlow is not installed)"))
+    on_gpu = bool(gpus) and device != "cpu"
+    return {"asked": device, "keras_backend": backend, "device": device_description(),
+            "tf32": "off" if on_gpu else "not used on a CPU",
+            "deterministic_ops": "on" if on_gpu else "CPU kernels repeat bit for bit without it"}
+
+
 def device_description():
-    """Where the numbers were measured: CPU model and count, or the GPUs TensorFlow sees."""
-    tf = import_tensorflow()
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        names = []
-        for gpu in gpus:
-            details = tf.config.experimental.get_device_details(gpu)
-            names.append(details.get("device_name", gpu.name))
-        return "GPU: " + ", ".join(names)
+    """Where the numbers were measured: CPU model and count, or the GPUs the backend sees."""
+    if keras_backend() == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if gpus:
+            return "GPU: " + ", ".join(getattr(d, "device_kind", str(d)) for d in gpus)
+    elif has_tensorflow():
+        tf = import_tensorflow()
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus and tf.config.get_visible_devices("GPU"):
+            names = []
+            for gpu in gpus:
+                details = tf.config.experimental.get_device_details(gpu)
+                names.append(details.get("device_name", gpu.name))
+            return "GPU: " + ", ".join(names)
     return f"CPU: {cpu_model()} ({os.cpu_count()} logical cores)"
 
 
@@ -69,7 +131,8 @@ def cpu_model():
 
 
 def versions():
-    tf = import_tensorflow()
+    """TensorFlow's version (None where it is not installed: a port verified on JAX) and Keras'."""
     import keras
 
-    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+    return {"tensorflow": import_tensorflow().__version__ if has_tensorflow() else None,
+            "keras": keras.__version__}

@@ -213,3 +213,28 @@ def test_a_question_the_record_cannot_answer_is_an_error(records):
     replay = golden.Replay(record)
     with pytest.raises(golden.RecordError, match="the record holds no answer to forward on these inputs"):
         replay.forward(np.ones((2, 28, 28, 1), np.float32), False)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b.values[0] != "tensorflow"])
+def test_verify_needs_no_tensorflow(tmp_path, records, backend):
+    """Where the port lives (a GPU machine with JAX, say), `import tensorflow` fails: verify runs."""
+    path = tmp_path / "v.json"
+    code, out, err = tf_parity("verify", "--golden", records["mnist_cnn"], "--device", "cpu", "--json", path,
+                               python_prelude="import sys; sys.modules['tensorflow'] = None",
+                               env={"KERAS_BACKEND": backend})
+    assert code == 0, out + err
+    assert "6 of 6 checks passed" in out and f"verified with no TensorFlow, Keras 3.15.1 ({backend})" in out
+    report = json.loads(path.read_text())
+    assert report["environments"]["verify"]["tensorflow"] is None
+    assert report["settings"]["device"]["asked"] == "cpu" and report["settings"]["device"]["keras_backend"] == backend
+
+
+def test_device_gpu_without_one_is_refused_before_the_run(tmp_path, capsys):
+    from parity import runtime
+
+    if "GPU" in runtime.device_description():
+        pytest.skip("this machine has a GPU")
+    code = cli.main(["parity", "--model", "mnist_cnn", "--device", "gpu", "--json", str(tmp_path / "out" / "r.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--device gpu: no GPU is visible to Keras' tensorflow backend" in err
+    assert not (tmp_path / "out").exists()
