@@ -369,7 +369,7 @@ def cmd_record(args):
                                 accuracy_steps=run["accuracy_steps"], seed=run["seed"], batch_size=run["batch_size"],
                                 spec=spec if spec.pair_legacy else None)
     _device(args)
-    record, size = golden.record_run(config, out, log=_log, progress=_progress_factory())
+    record, size = golden.record_run(config, out, log=_log, progress=_progress_factory(), endpoints=not args.compact)
     legacy = record["legacy"]
     figure = (f"test reconstruction loss {legacy['test_reconstruction_loss']}" if "test_reconstruction_loss" in legacy
               else f"test accuracy {legacy.get('test_accuracy')}%")
@@ -600,8 +600,9 @@ def build_parser():
     p.add_argument("--accuracy-steps", type=int, help="steps of the legacy free run whose test figure is recorded "
                                                       "(default: the model's shortened recipe; 500 for a pair)")
     p.add_argument("--out", required=True, help="the record's folder (record.json and arrays.npz)")
-    p.add_argument("--compact", action="store_true", help="record 3 teacher-forced steps: a record small enough to "
-                                                          "carry (see README)")
+    p.add_argument("--compact", action="store_true", help="record 3 teacher-forced steps and no layer outputs (a "
+                                                          "forward check that fails then names no layer): a record "
+                                                          "small enough to carry (see README)")
     p.set_defaults(func=cmd_record)
 
     p = sub.add_parser("verify", help="run the six checks on the Keras side alone, against a golden record")

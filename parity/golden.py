@@ -17,7 +17,7 @@ A record is a folder that NumPy alone reads:
                  "environment" (versions, device, machine), "legacy" (the legacy side's report
                  entry: its timing and test figure), "answers": [[method, digest, value], ...],
                  "arrays_sha256", "sha256" (of this file's content without this key)}
-  arrays.npz    every array of the answers, named by the hash of its bytes (so repeated weights
+  arrays.npz    every array of the answers (compressed), named by the hash of its bytes (so repeated weights
                 are stored once); a value refers to one as {"a": NAME}.
 Other encoded values: {"t": [...]} a tuple, {"l": [...]} a list, {"d": [[key, value], ...]} a
 dict in order, {"f": "nan"} a non-finite float, {"k": [type, name, attrs]} a kink op.
@@ -129,8 +129,9 @@ def digest(method, args, kwargs):
 class Recorder:
     """The legacy runner, each answer kept under its question's digest."""
 
-    def __init__(self, runner):
+    def __init__(self, runner, endpoints=True):
         self._runner = runner
+        self.endpoints = endpoints
         self.answers = []          # (method, digest, value) in the order asked
         self.latest = {}           # digest -> the last value, for the Mirror
         for name in ("names", "shapes", "trainable_mask", "style", "held_fixed"):
@@ -151,8 +152,9 @@ class Recorder:
         raise AttributeError(name)
 
     def forward(self, x, training=False):
-        # A port that parts at the forward check asks where: keep the named layers' outputs too.
-        if self._runner.layer_shapes():
+        # A port that parts at the forward check asks where: keep the named layers' outputs too
+        # (a compact record does not, and its forward check then names no layer).
+        if self.endpoints and self._runner.layer_shapes():
             self._ask("endpoint_values", x, training)
         return self._ask("forward", x, training)
 
@@ -272,6 +274,11 @@ class Replay:
     def reset_optimizer(self):
         self.watch.reset()
 
+    def endpoint_values(self, x, training=False):
+        if not self.record["side"].get("endpoints", True):
+            return collections.OrderedDict()  # a compact record holds no layer outputs
+        return self._answer("endpoint_values", x, training)
+
     def restore_training_state(self, state, step):
         self.watch.reset(step)
 
@@ -321,7 +328,7 @@ def write(path, record, arrays):
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
-        np.savez(staging / ARRAYS_NAME, **arrays)
+        np.savez_compressed(staging / ARRAYS_NAME, **arrays)
         record = {**record, "arrays_sha256": hashlib.sha256((staging / ARRAYS_NAME).read_bytes()).hexdigest()}
         record["sha256"] = hashlib.sha256(_canonical(record)).hexdigest()
         (staging / JSON_NAME).write_text(json.dumps(record, allow_nan=False, indent=None))
@@ -374,9 +381,10 @@ def size_mb(path):
 
 # ----------------------------------------------------------------------------- the two commands
 
-def record_run(config, out, log=print, progress=None):
+def record_run(config, out, log=print, progress=None, endpoints=True):
     """Runs the legacy side of `config` (a suite.ParityConfig) through every check and writes its
-    record to `out`; returns (record dict without answers, size in MB)."""
+    record to `out`, with the named layers' outputs where `endpoints`; returns (the record, its
+    size in MB)."""
     from parity import pair, suite
 
     holder = {}
@@ -392,7 +400,7 @@ def record_run(config, out, log=print, progress=None):
             except BaseException:
                 legacy.close()
                 raise
-        recorder = Recorder(legacy)
+        recorder = Recorder(legacy, endpoints)
         if spec.pair_legacy is not None:
             recorder.info()
         holder["recorder"] = recorder
@@ -416,7 +424,8 @@ def record_run(config, out, log=print, progress=None):
         "legacy": report["styles"]["legacy"],
         "diverged": [d for d in report["diverged"] if d["style"] == "legacy"],
         "side": {"names": recorder.names, "shapes": [list(s) for s in recorder.shapes],
-                 "trainable_mask": recorder.trainable_mask, "held_fixed": recorder.held_fixed},
+                 "trainable_mask": recorder.trainable_mask, "held_fixed": recorder.held_fixed,
+                 "endpoints": endpoints},
         "command": " ".join(["tf-parity", *sys.argv[1:]]),
         "answers": answers,
     }

@@ -46,6 +46,9 @@ def _quiet_stderr():
 
 def keras_backend():
     """The Keras backend this process runs (KERAS_BACKEND, else Keras' configuration)."""
+    if "keras" not in sys.modules and has_tensorflow() and os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") != "0":
+        with _quiet_stderr():  # Keras on TensorFlow imports it, and absl speaks at import
+            import keras  # noqa: F401
     import keras
 
     return keras.backend.backend()

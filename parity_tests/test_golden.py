@@ -238,3 +238,27 @@ def test_device_gpu_without_one_is_refused_before_the_run(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--device gpu: no GPU is visible to Keras' tensorflow backend" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_gpu_check_verifies_a_carried_record_on_jax(tmp_path, records):
+    """scripts/gpu_check.sh as on the GPU machine, here on the CPU: a bundle holding one record and
+    the data (Keras is installed here, so no wheels), verify on JAX, then the JAX step timing."""
+    import shutil
+
+    system = Path("/usr/share/datasets/fashion-mnist")
+    if not system.is_dir():
+        pytest.skip("Debian's Fashion-MNIST is not installed (make test installs it where apt-get can)")
+    bundle = tmp_path / "bundle"
+    shutil.copytree(records["mnist_cnn"], bundle / "records" / "mnist_cnn")
+    (bundle / "data").mkdir()
+    (bundle / "data" / "fashion-mnist").symlink_to(system)
+    out = tmp_path / "out"
+    env = {**os.environ, "BUNDLE": str(bundle), "OUT": str(out), "DEVICE": "cpu", "PYTHON": sys.executable,
+           "STEP_MODELS": "mnist_cnn", "STEPS": "2"}
+    result = subprocess.run(["scripts/gpu_check.sh"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr + (out / "verify_mnist_cnn.log").read_text()
+    assert "verify mnist_cnn: exit 0" in result.stdout and "6 of 6 checks passed" in result.stdout
+    report = json.loads((out / "verify_mnist_cnn.json").read_text())
+    assert report["environments"]["verify"]["keras_backend"] == "jax"
+    steps = json.loads((out / "jax_steps.json").read_text())
+    assert steps["keras_backend"] == "jax" and steps["results"][0]["ms_per_step"] > 0
