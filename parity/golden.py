@@ -1,24 +1,28 @@
 """Golden records: the legacy side run once, its answers kept, and the port checked against them
 anywhere (`tf-parity record`, `tf-parity verify`).
 
-Every check asks the legacy side the same questions whatever the port answers: its parameter
-counts and shapes, its outputs and gradients on fixed batches, a teacher-forced step and the
-weights after it, a free run and its test figure. `record` runs the six checks with the legacy
-runner wrapped in a Recorder, which keeps each answer under a digest of the question (the method
-and the bytes of its arguments), and with a Mirror in the port's place, which answers from the
-legacy side's own answers, so nothing of Keras is trained and the legacy side is asked exactly
-what a real port would make it asked. `verify` runs the same checks with a Replay in the legacy
-side's place: the same code, the same questions, the recorded answers. The verdicts and figures
-are then those `tf-parity parity` gives on the same seed and settings; a question the record has
-no answer for (other data, other settings) is an error, not a guess.
+The checks ask the legacy side questions: its parameter counts and shapes, its outputs and
+gradients on fixed batches, a teacher-forced step, a free run and its test figure. `record` runs
+the six checks with the legacy runner wrapped in a Recorder, which keeps each answer under a
+digest of the question: the method, the bytes of its arguments and the legacy side's state (its
+weights and its optimizer's history), with training steps kept with the weights after them; a
+Mirror stands in the port's place and answers with the legacy side's own answers, so no Keras
+model trains. The questions a check repeats to tell a random side from a wrong one (forward
+passes, gradients) are asked twice, and a forward pass's layer outputs are kept, so that a port
+that fails is asked about as parity would ask. `verify` runs the same checks with a Replay in the
+legacy side's place, which follows the state as the checks set weights and train, and answers
+each question from the record: the same code, so the verdicts and figures are those `tf-parity
+parity` gives on the same seed and settings. A question the record holds no answer to (other
+data, other settings) is an error, not a guess.
 
 A record is a folder that NumPy alone reads:
   record.json   {"format": "tf-parity-record", "version": 1, "model", "settings", "dataset",
                  "environment" (versions, device, machine), "legacy" (the legacy side's report
-                 entry: its timing and test figure), "answers": [[method, digest, value], ...],
+                 entry: its timing and test figure), "side" (variable names, shapes, the initial
+                 weights), "answers": [[method, question digest, value], ...],
                  "arrays_sha256", "sha256" (of this file's content without this key)}
-  arrays.npz    every array of the answers (compressed), named by the hash of its bytes (so repeated weights
-                are stored once); a value refers to one as {"a": NAME}.
+  arrays.npz    every array of the answers (compressed), named by the hash of its bytes (so
+                repeated weights are stored once); a value refers to one as {"a": NAME}.
 Other encoded values: {"t": [...]} a tuple, {"l": [...]} a list, {"d": [[key, value], ...]} a
 dict in order, {"f": "nan"} a non-finite float, {"k": [type, name, attrs]} a kink op.
 """
@@ -37,11 +41,11 @@ import numpy as np
 FORMAT = "tf-parity-record"
 VERSION = 1
 JSON_NAME, ARRAYS_NAME = "record.json", "arrays.npz"
-# The legacy runner's questions whose answers are kept; the others (setting weights, resetting
-# the optimizer) change its state, which the answers after them already show.
-ANSWERED = ("param_counts", "layer_shapes", "info", "get_weights", "forward", "loss", "endpoint_values",
-            "loss_and_gradients", "gradients_and_kinks", "train_step_with_gradients", "predict", "training_state")
-STATE = ("set_weights", "set_weight", "reset_optimizer", "restore_training_state")
+# The legacy runner's questions that change nothing: each answer is kept under the question and the
+# state it was asked in. Training steps are kept with the weights after them; setting weights or
+# resetting the optimizer is followed, not kept.
+ANSWERED = ("param_counts", "layer_shapes", "info", "forward", "loss", "endpoint_values", "loss_and_gradients",
+            "gradients_and_kinks", "predict", "training_state")
 # Teacher-forced steps a record holds unless told: each keeps the weights and gradients of a step,
 # 2 MB for mnist_cnn, 90 MB for resnet18.
 RECORD_STEPS = 20
@@ -126,28 +130,75 @@ def digest(method, args, kwargs):
 
 # ----------------------------------------------------------------------------- recording
 
+class _State:
+    """What the legacy side's answers depend on besides the question: its weights, and its
+    optimizer's state (a token that each step, reset or restore changes)."""
+
+    def __init__(self, weights):
+        self.set(weights)
+        self.optimizer = "start"
+
+    def set(self, weights):
+        self.weights = [np.array(w) for w in weights]
+        self._key = None
+
+    def set_one(self, index, value):
+        self.weights[index] = np.array(value)
+        self._key = None
+
+    def key(self):
+        if self._key is None:
+            self._key = digest("weights", (self.weights,), {})
+        return f"{self._key}/{self.optimizer}"
+
+    def question(self, method, args, kwargs=None):
+        return digest(method, (self.key(), *args), kwargs or {})
+
+    def stepped(self, question):
+        self.optimizer = digest("optimizer", (self.optimizer, question), {})
+
+
+def _batches_seen(batches, seen):
+    """`batches`, each one taken fed into the hash `seen`."""
+    for x, y in batches:
+        seen.update(digest("batch", (np.asarray(x), np.asarray(y)), {}).encode())
+        yield x, y
+
+
 class Recorder:
-    """The legacy runner, each answer kept under its question's digest."""
+    """The legacy runner, each answer kept under its question: the method, its arguments and the
+    legacy side's state when asked. Questions that the checks repeat to test whether a side is
+    random (forward, gradients) are asked twice, and a forward pass's layer outputs are kept too."""
+
+    REPEATED = ("forward", "gradients_and_kinks")
 
     def __init__(self, runner, endpoints=True):
         self._runner = runner
         self.endpoints = endpoints
-        self.answers = []          # (method, digest, value) in the order asked
-        self.latest = {}           # digest -> the last value, for the Mirror
+        self.answers = []          # (method, question, value) in the order asked
+        self.latest = {}           # digest(method, args) -> the last value, for the Mirror
+        self.last_step = None      # (loss, gradients, weights after) of the last teacher-forced step
         for name in ("names", "shapes", "trainable_mask", "style", "held_fixed"):
             setattr(self, name, getattr(runner, name))
+        self.initial_weights = runner.get_weights()
+        self.state = _State(self.initial_weights)
+
+    def _keep(self, method, question, value, args=(), kwargs=None):
+        self.answers.append((method, question, value))
+        self.latest[digest(method, args, kwargs or {})] = value
 
     def _ask(self, method, *args, **kwargs):
+        question = self.state.question(method, args, kwargs)
         value = getattr(self._runner, method)(*args, **kwargs)
-        key = digest(method, args, kwargs)
-        self.answers.append((method, key, value))
-        self.latest[key] = value
+        self._keep(method, question, value, args, kwargs)
+        if method in self.REPEATED:
+            self._keep(method, question, getattr(self._runner, method)(*args, **kwargs), args, kwargs)
         return value
 
     def __getattr__(self, name):
         if name in ANSWERED:
             return lambda *args, **kwargs: self._ask(name, *args, **kwargs)
-        if name in STATE or name in ("save", "close"):
+        if name in ("save", "close"):
             return getattr(self._runner, name)
         raise AttributeError(name)
 
@@ -158,26 +209,63 @@ class Recorder:
             self._ask("endpoint_values", x, training)
         return self._ask("forward", x, training)
 
+    def get_weights(self):
+        return [np.array(w) for w in self.state.weights]
+
+    def set_weights(self, values):
+        self._runner.set_weights(values)
+        self.state.set(values)
+
+    def set_weight(self, index, value):
+        self._runner.set_weight(index, value)
+        self.state.set_one(index, value)
+
+    def reset_optimizer(self):
+        self._runner.reset_optimizer()
+        self.state.optimizer = "reset"
+
+    def restore_training_state(self, state, step):
+        self._runner.restore_training_state(state, step)
+        self.state.set(self._runner.get_weights())
+        self.state.optimizer = digest("restored", ([np.asarray(v) for _, v in state], step), {})
+
     @property
     def step(self):
         return self._runner.step
 
+    def train_step_with_gradients(self, x, y):
+        question = self.state.question("train_step_with_gradients", (x, y))
+        loss, grads = self._runner.train_step_with_gradients(x, y)
+        after = self._runner.get_weights()
+        self._keep("train_step_with_gradients", question, (loss, grads, after))
+        self.last_step = (loss, grads, after)
+        self.state.set(after)
+        self.state.stepped(question)
+        return loss, grads
+
     def train(self, batches, num_steps, on_step=None):
         from parity.runners import Diverged
 
-        seen = []
+        question = self.state.question("train", (num_steps,))
+        seen, losses = hashlib.sha1(), []
 
         def note(i, loss):
-            seen.append(loss)
+            losses.append(loss)
             if on_step is not None:
                 on_step(i, loss)
+
+        def keep():
+            after = self._runner.get_weights()
+            self._keep("train", question, {"losses": list(losses), "batches": seen.hexdigest(), "weights": after})
+            self.state.set(after)
+            self.state.stepped(question)
         try:
-            losses = self._runner.train(batches, num_steps, note)
+            self._runner.train(_batches_seen(batches, seen), num_steps, note)
         except Diverged:
-            self.answers.append(("train", digest("train", (num_steps,), {}), seen))
+            keep()
             raise
-        self.answers.append(("train", digest("train", (num_steps,), {}), losses))
-        return losses
+        keep()
+        return list(losses)
 
 
 class Mirror:
@@ -200,15 +288,15 @@ class Mirror:
         return self._recorder.latest[key]
 
     def __getattr__(self, name):
-        if name in ANSWERED and name != "get_weights":
+        if name in ANSWERED:
             return lambda *args, **kwargs: self._same(name, *args, **kwargs)
         raise AttributeError(name)
 
     def param_counts(self):
-        return self._recorder.param_counts()
+        return self._recorder._runner.param_counts()
 
     def layer_shapes(self):
-        return self._recorder.layer_shapes()
+        return self._recorder._runner.layer_shapes()
 
     @property
     def step(self):
@@ -224,8 +312,8 @@ class Mirror:
         self.watch.reset()
 
     def forced_step(self, x, y, gradients):
-        loss, _ = self._recorder.latest[digest("train_step_with_gradients", (x, y), {})]
-        self._weights = list(self._recorder.latest[digest("get_weights", (), {})])
+        loss, _, after = self._recorder.last_step
+        self._weights = list(after)
         return loss, list(gradients)
 
     def train(self, batches, num_steps, on_step=None):
@@ -243,59 +331,96 @@ class Mirror:
 # ----------------------------------------------------------------------------- replaying
 
 class Replay:
-    """The legacy side of a record: each question answered with the recorded answer, in order."""
+    """The legacy side of a record: each question answered with the answer recorded for it (the
+    same method, arguments and legacy state); a question asked again gets the record's next
+    answer to it, and the last one once they run out."""
 
     def __init__(self, record):
         from parity.runners import _StepWatch
 
         self.record = record
-        self._queues = collections.defaultdict(collections.deque)
-        for method, key, value in record["answers"]:
-            self._queues[key].append((method, value))
+        arrays = record["arrays"]
+        self._answers = collections.defaultdict(list)
+        for method, question, value in record["answers"]:
+            self._answers[question].append(value)
+        self._asked = collections.Counter()
         side = record["side"]
         self.names, self.shapes = side["names"], [tuple(s) for s in side["shapes"]]
         self.trainable_mask, self.held_fixed, self.style = side["trainable_mask"], side["held_fixed"], "legacy"
+        self.state = _State(decode(side["weights"], arrays))
         self.watch = _StepWatch("legacy")
 
     def _answer(self, method, *args, **kwargs):
-        queue = self._queues.get(digest(method, args, kwargs))
-        if not queue:
-            raise RecordError(f"the record holds no answer to {method} on these inputs: it was made on other data "
-                              "or with other settings (verify takes them from the record; was the data set changed?)")
-        return decode(queue.popleft()[1], self.record["arrays"])
+        return self._lookup(method, self.state.question(method, args, kwargs))
+
+    def _lookup(self, method, question):
+        answers = self._answers.get(question)
+        if not answers:
+            raise RecordError(f"the record holds no answer to {method} here: it was made on other data or with other "
+                              "settings, or the check asked the legacy side something recording did not (verify "
+                              "takes the data set and settings from the record)")
+        value = answers[min(self._asked[question], len(answers) - 1)]
+        self._asked[question] += 1
+        return decode(value, self.record["arrays"])
 
     def __getattr__(self, name):
         if name in ANSWERED:
             return lambda *args, **kwargs: self._answer(name, *args, **kwargs)
-        if name in STATE:
-            return lambda *args, **kwargs: None
         raise AttributeError(name)
 
+    def get_weights(self):
+        return [np.array(w) for w in self.state.weights]
+
+    def set_weights(self, values):
+        self.state.set(values)
+
+    def set_weight(self, index, value):
+        self.state.set_one(index, value)
+
     def reset_optimizer(self):
+        self.state.optimizer = "reset"
         self.watch.reset()
+
+    def restore_training_state(self, state, step):
+        count = len(self.names)
+        self.state.set([np.asarray(v) for _, v in state][:count])
+        self.state.optimizer = digest("restored", ([np.asarray(v) for _, v in state], step), {})
+        self.watch.reset(step)
 
     def endpoint_values(self, x, training=False):
         if not self.record["side"].get("endpoints", True):
             return collections.OrderedDict()  # a compact record holds no layer outputs
         return self._answer("endpoint_values", x, training)
 
-    def restore_training_state(self, state, step):
-        self.watch.reset(step)
-
     @property
     def step(self):
         return self.watch.step
 
+    def train_step_with_gradients(self, x, y):
+        question = self.state.question("train_step_with_gradients", (x, y))
+        loss, grads, after = self._lookup("train_step_with_gradients", question)
+        self.state.set(after)
+        self.state.stepped(question)
+        return loss, grads
+
     def train(self, batches, num_steps, on_step=None):
-        losses = self._answer("train", num_steps)
+        question = self.state.question("train", (num_steps,))
+        answer = self._lookup("train", question)
+        losses, seen = answer["losses"], hashlib.sha1()
+        for i, (x, y) in enumerate(_batches_seen(batches, seen)):
+            if i == len(losses) - 1:
+                break
+        if losses and seen.hexdigest() != answer["batches"]:
+            raise RecordError("the record's legacy run trained on other batches: other data or another seed")
+        self.state.set(answer["weights"])
+        self.state.stepped(question)
         for i, loss in enumerate(losses):
-            next(batches)
             self.watch(loss)
             if on_step is not None:
                 on_step(i, loss)
         if len(losses) < num_steps:
             raise RecordError(f"the record's legacy run stopped after {len(losses)} of {num_steps} steps")
-        return losses
+        return list(losses)
 
     def close(self):
         pass
@@ -424,6 +549,7 @@ def record_run(config, out, log=print, progress=None, endpoints=True):
         "legacy": report["styles"]["legacy"],
         "diverged": [d for d in report["diverged"] if d["style"] == "legacy"],
         "side": {"names": recorder.names, "shapes": [list(s) for s in recorder.shapes],
+                 "weights": encode(list(recorder.initial_weights), arrays),
                  "trainable_mask": recorder.trainable_mask, "held_fixed": recorder.held_fixed,
                  "endpoints": endpoints},
         "command": " ".join(["tf-parity", *sys.argv[1:]]),

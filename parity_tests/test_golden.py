@@ -211,7 +211,7 @@ def test_encoding_round_trips_what_runners_answer():
 def test_a_question_the_record_cannot_answer_is_an_error(records):
     record = golden.read(records["mnist_cnn"])
     replay = golden.Replay(record)
-    with pytest.raises(golden.RecordError, match="the record holds no answer to forward on these inputs"):
+    with pytest.raises(golden.RecordError, match="the record holds no answer to forward here: it was made on other data"):
         replay.forward(np.ones((2, 28, 28, 1), np.float32), False)
 
 
@@ -262,3 +262,18 @@ def test_the_gpu_check_verifies_a_carried_record_on_jax(tmp_path, records):
     assert report["environments"]["verify"]["keras_backend"] == "jax"
     steps = json.loads((out / "jax_steps.json").read_text())
     assert steps["keras_backend"] == "jax" and steps["results"][0]["ms_per_step"] > 0
+
+
+def test_a_port_that_parts_is_located_from_the_record(tmp_path, records):
+    """A port missing fc1's ReLU, planted in the verifying process: verify asks the record for the
+    layer outputs and for a second forward pass, as parity asks the graph, and names the layer."""
+    prelude = ("import keras; import eager_v2.mnist_cnn as m; build = m.build_model\n"
+               "def broken(**kw):\n"
+               "    model = build(**kw); model.get_layer('fc1').activation = keras.activations.linear; return model\n"
+               "m.build_model = broken")
+    path = tmp_path / "v.json"
+    code, out, err = tf_parity("verify", "--golden", records["mnist_cnn"], "--json", path, python_prelude=prelude)
+    assert code == cli.EXIT_FAILED, out + err
+    forward = json.loads(path.read_text())["checks"][2]
+    assert forward["name"] == "forward" and forward["status"] == "failed"
+    assert "first at layer fc1" in forward["message"], forward["message"]
