@@ -596,7 +596,7 @@ def build_parser():
 
     p = sub.add_parser("record", help="run the legacy side once and write its golden record, for verify to check "
                                       "the port against anywhere")
-    common(p, "teacher-forced steps recorded (default: the model's, at most 20)")
+    common(p, "teacher-forced steps recorded (default: the model's, at most 10)")
     p.add_argument("--accuracy-steps", type=int, help="steps of the legacy free run whose test figure is recorded "
                                                       "(default: the model's shortened recipe; 500 for a pair)")
     p.add_argument("--out", required=True, help="the record's folder (record.json and arrays.npz)")

@@ -47,8 +47,8 @@ JSON_NAME, ARRAYS_NAME = "record.json", "arrays.npz"
 ANSWERED = ("param_counts", "layer_shapes", "info", "forward", "loss", "endpoint_values", "loss_and_gradients",
             "gradients_and_kinks", "predict", "training_state")
 # Teacher-forced steps a record holds unless told: each keeps the weights and gradients of a step,
-# 2 MB for mnist_cnn, 90 MB for resnet18.
-RECORD_STEPS = 20
+# about 2 MB for mnist_cnn, 70 MB for resnet18 (README).
+RECORD_STEPS = 10
 COMPACT_STEPS = 3
 
 
