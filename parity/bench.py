@@ -6,10 +6,34 @@ Styles, all on one fixed synthetic batch of the model's input shape and label fo
                     the graph, over a dataset that repeats the batch;
   eager             Keras model, GradientTape step without tf.function;
   function          the same step in tf.function;
+  function_multi    MULTI_STEPS (10) steps in one call of a tf.function that loops over the batch
+                    stacked MULTI_STEPS times on the device and returns every step's loss (the call
+                    the function style's training loop makes, eager_v2.training.Trainer.train_steps);
+                    inference the same, returning every step's outputs;
   xla               the same step in tf.function(jit_compile=True);
-  fit               Model.fit for training, Model.predict_on_batch for inference.
+  fit               Model.fit for training, Model.predict_on_batch for inference;
+  fit_multi         Model.fit and Model.predict over the repeated batch, compiled with
+                    steps_per_execution=MULTI_STEPS.
 
-Per style the model is built once and both phases warmed up: the first `warmup` steps of each
+The multi-step styles pay tf.function's per-call cost (argument matching, the call op, the
+host sync) once per MULTI_STEPS steps rather than once per step. A
+call's (an execution's) time is divided among its steps. A block of timed steps that MULTI_STEPS
+does not divide ends in a shorter call in function_multi; fit_multi runs whole executions, after
+one untimed execution that holds the call's set-up, and keeps the block's first steps. The
+median of such call means holds each call's slow steps, which a single-step style's median of
+steps leaves out: on a busy machine the comparison leans to the baseline.
+
+Phases: `infer` and `train`, the step on the fixed batch, for every style; and `loop`, training
+as a user's run does, for the styles that have such a loop (legacy_feed_dict and the four
+Trainer styles; not for a pair of your own): the runner's train() over a stream of NumPy batches
+drawn as the free run draws them (next_batch over a pool of LOOP_POOL synthetic batches), with
+its per-step float loss, divergence watch and on_step call: the legacy graph fed through
+feed_dict, the function style in calls of eager_v2.training.STEPS_PER_CALL (10) stacked batches,
+fit through one fit call over a generator. A loop block's steps share its mean (train() syncs
+once per call, not per step); fit's clock starts at the end of its first batch, as in its train
+phase. The loop's FLOP count is the training step's.
+
+Per style the model is built once and each phase warmed up: the first `warmup` steps of each
 are untimed; `warmup_s` is the time from nothing (the build, `build_s`, is counted in both
 phases) to the end of the last of them, so it holds graph construction, the session's first
 runs, tracing and XLA compiles. Then the `steps` timed steps of each phase run in ROUNDS
@@ -51,9 +75,15 @@ import numpy as np
 
 from parity import registry
 
-STYLES = ("legacy_feed_dict", "legacy_tf_data", "eager", "function", "xla", "fit")
-PHASES = ("infer", "train")
+STYLES = ("legacy_feed_dict", "legacy_tf_data", "eager", "function", "function_multi", "xla", "fit", "fit_multi")
+PHASES = ("infer", "train", "loop")
 BASELINE = "legacy_feed_dict"
+# Steps per call of the multi-step styles: with mnist_cnn's 15 ms step, half a millisecond of
+# per-call cost shrinks to 0.05 ms a step; the default 10-step blocks (100 steps in ROUNDS) are
+# one call each.
+MULTI_STEPS = 10
+# The loop phase's batches are drawn from this many synthetic batches' worth of examples.
+LOOP_POOL = 8
 
 
 Setting = registry.Bench  # each model's default is its ModelSpec.bench
@@ -61,8 +91,10 @@ Setting = registry.Bench  # each model's default is its ModelSpec.bench
 # Square matrix sizes for the matmul peak, and how long each is repeated: big enough that the
 # rate is the kernel's, not the call's.
 PEAK_SIZES = (512, 1024, 2048)
-# The timed steps of each phase are taken in this many blocks, the styles taking turns.
-ROUNDS = 5
+# The timed steps of each phase are taken in this many blocks, the styles taking turns: with
+# mnist_cnn's 100 steps a block is one multi-step call, and the shorter a turn, the more alike
+# a shared machine's slow spells fall on every style.
+ROUNDS = 10
 PEAK_SECONDS = 0.5
 
 
@@ -267,6 +299,8 @@ class _LegacyStyle:
         self.model = model
         self.session = self.runner.session
         self._train_fetches = [model.train_op, model.loss]
+        if not tf_data:
+            self.loop = _Loop(self.runner, spec, len(y), seed)
 
     def infer_step(self):
         return self.session.run(self.model.logits, self.infer_feed)
@@ -326,6 +360,36 @@ class _Pair:
         self.legacy.close()
 
 
+class _Loop:
+    """The loop phase: a runner's train() over a stream of NumPy batches, as a free run trains."""
+
+    def __init__(self, runner, spec, batch_size, seed, fit=False):
+        from legacy_graph.input_data import DataSet
+
+        x, y = synthetic_batch(spec, batch_size * LOOP_POOL, seed + 1)
+        self.runner, self.fit, self.batch_size = runner, fit, batch_size
+        self.data = DataSet(x, y, reshape=False, seed=seed)
+
+    def _batches(self):
+        while True:
+            yield self.data.next_batch(self.batch_size)
+
+    def __call__(self, steps):
+        """Trains `steps` steps in one train() call; returns (seconds not timed, the seconds of each
+        step: the call's mean, or for fit the mean from its first batch's end on, over `steps` more)."""
+        ends = []
+        began = time.perf_counter()
+        self.runner.train(self._batches(), steps + self.fit, lambda i, loss: ends.append(time.perf_counter()))
+        if self.fit:
+            return ends[0] - began, [(ends[-1] - ends[0]) / steps] * steps
+        return 0.0, [(time.perf_counter() - began) / steps] * steps
+
+
+def _trainer_style(style):
+    """The eager_v2.training style a bench style's model is built with: function_multi's is function."""
+    return style[:-len("_multi")] if style.endswith("_multi") else style
+
+
 class _KerasStyle:
     """The Keras model, its steps driven by eager_v2.training.Trainer or by Model.fit."""
 
@@ -334,24 +398,103 @@ class _KerasStyle:
         from parity.runners import KerasRunner
 
         self.style = style
-        self.runner = runner or KerasRunner.from_spec(spec, seed=seed, style=style)
+        self.runner = runner or KerasRunner.from_spec(spec, seed=seed, style=_trainer_style(style))
         self.model = self.runner.model
         # On the device before the clock starts: the input pipeline is not what is measured.
         self.x, self.y = tf.constant(self.runner._images(x)), tf.constant(y)
-        if style == "fit":
+        if style == "function_multi":
+            self.multi = self._function_multi()
+        elif style == "fit_multi":
+            trainer = self.runner.trainer
+            self.model.compile(optimizer=trainer.optimizer, loss=trainer.loss_fn, jit_compile=False,
+                               steps_per_execution=MULTI_STEPS)
+            self.multi = self._fit_multi
+        elif runner is None:
+            self.loop = _Loop(self.runner, spec, len(y), seed, fit=style == "fit")
+        if style in ("fit", "fit_multi"):
             self._predict = self.model.predict_on_batch
         else:
             def forward(images):
                 return self.model(images, training=False)
 
             self._predict = {"eager": forward, "function": tf.function(forward),
-                             "xla": tf.function(forward, jit_compile=True)}[style]
+                             "xla": tf.function(forward, jit_compile=True)}[_trainer_style(style)]
 
     def infer_step(self):
         return np.asarray(self._predict(self.x))
 
     def train_step(self):
         return self.runner.trainer.train_step(self.x, self.y)
+
+    def _function_multi(self):
+        """multi(phase, steps) for function_multi: calls of up to MULTI_STEPS steps each, over the
+        batch stacked MULTI_STEPS times on the device (Trainer.train_steps, the call the function
+        style's train() makes)."""
+        tf = _tf()
+        trainer = self.runner.trainer
+        xs, ys = tf.stack([self.x] * MULTI_STEPS), tf.stack([self.y] * MULTI_STEPS)
+        blocks = {}  # count -> the first `count` batches, sliced once, outside the clock
+
+        @tf.function
+        def infer(xs):
+            outputs = tf.TensorArray(tf.float32, size=tf.shape(xs)[0])
+            for i in tf.range(tf.shape(xs)[0]):
+                outputs = outputs.write(i, tf.cast(self.model(xs[i], training=False), tf.float32))
+            return outputs.stack()
+
+        def multi(phase, steps):
+            times = []
+            while len(times) < steps:
+                count = min(MULTI_STEPS, steps - len(times))
+                if count not in blocks:
+                    blocks[count] = (xs[:count], ys[:count])
+                began = time.perf_counter()
+                if phase == "train":
+                    losses = trainer.train_steps(*blocks[count])
+                else:
+                    infer(blocks[count][0]).numpy()
+                times += [(time.perf_counter() - began) / count] * count
+                if phase == "train":
+                    for loss in losses:
+                        self.trained = getattr(self, "trained", 0) + 1
+                        _finite(self.style, self.trained, loss)
+            return 0.0, times
+        return multi
+
+    def _fit_multi(self, phase, steps):
+        """Model.fit (train) or Model.predict (infer) over `steps` steps, rounded up to whole
+        executions of MULTI_STEPS, after a first, untimed execution (the call's set-up); returns
+        (seconds to the first execution's end, the first `steps` later steps' seconds: each its
+        execution's time over its steps)."""
+        tf = _tf()
+        import keras
+
+        ends, style = [], self.style
+
+        class Clock(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                mean = float(logs["loss"])
+                ends.append((time.perf_counter(), batch))
+                _finite(style, batch + 1, mean)
+
+            def on_predict_batch_end(self, batch, logs=None):
+                ends.append((time.perf_counter(), batch))
+
+        if not hasattr(self, "_dataset"):
+            self._dataset = tf.data.Dataset.from_tensors((self.x, self.y)).repeat()
+            self._images_only = tf.data.Dataset.from_tensors(self.x).repeat()
+        # Whole executions only: predict reads a last, partial one's data as a whole one's.
+        total = MULTI_STEPS * (1 + math.ceil(steps / MULTI_STEPS))
+        began = time.perf_counter()
+        if phase == "train":
+            self.model.fit(self._dataset, epochs=1, steps_per_epoch=total, verbose=0, shuffle=False,
+                           callbacks=[Clock()])
+        else:
+            self.model.predict(self._images_only, steps=total, verbose=0, callbacks=[Clock()])
+        times = []
+        for (t0, b0), (t1, b1) in zip(ends, ends[1:]):
+            times += [(t1 - t0) / (b1 - b0)] * (b1 - b0)
+        return ends[0][0] - began, times[:steps]
 
     def fit(self, steps):
         """Trains through one Model.fit call of `steps` + 1 batches; returns (seconds to the first
@@ -392,7 +535,7 @@ def _build(spec, style, x, y, seed, pair=None):
                              "does not take; its legacy side is timed as legacy_feed_dict")
         if style == "legacy_feed_dict":
             return _PairLegacyStyle(pair.legacy, x, y)
-        return _KerasStyle(spec, x, y, seed, style, runner=pair.keras_runner(style))
+        return _KerasStyle(spec, x, y, seed, style, runner=pair.keras_runner(_trainer_style(style)))
     if style in ("legacy_feed_dict", "legacy_tf_data"):
         return _LegacyStyle(spec, x, y, seed, tf_data=style == "legacy_tf_data")
     return _KerasStyle(spec, x, y, seed, style)
@@ -419,8 +562,19 @@ def _step(driver, phase):
     return train_step
 
 
+def _phases(driver):
+    """The phases a driver has: infer and train, and loop where it has a training loop."""
+    return PHASES if hasattr(driver, "loop") else tuple(p for p in PHASES if p != "loop")
+
+
 def _warm_up(driver, phase, warmup):
     """Runs the untimed first `warmup` steps of a phase; returns their seconds."""
+    if phase == "loop":
+        first, rest = driver.loop(warmup)
+        return first + sum(rest)
+    if hasattr(driver, "multi"):
+        first, rest = driver.multi(phase, warmup)
+        return first + sum(rest)
     if hasattr(driver, "timed"):
         return sum(driver.timed(phase, warmup))
     if _is_fit(driver, phase):
@@ -435,6 +589,10 @@ def _warm_up(driver, phase, warmup):
 
 def _timed(driver, phase, steps):
     """The seconds of each of `steps` steps of a phase."""
+    if phase == "loop":
+        return driver.loop(steps)[1]
+    if hasattr(driver, "multi"):
+        return driver.multi(phase, steps)[1]
     if hasattr(driver, "timed"):
         return driver.timed(phase, steps)
     if _is_fit(driver, phase):
@@ -493,7 +651,7 @@ def bench_model(spec, config, peak_gflops, memory, log=lambda message: None, pai
         if pair is not None:
             spec = pair.spec
             # A user's graph has no static batch size to count at, and the profiler needs one.
-            flops = {phase: {"flops": None, "by_op": {}, "uncounted_ops": []} for phase in PHASES}
+            flops = {phase: {"flops": None, "by_op": {}, "uncounted_ops": []} for phase in ("infer", "train")}
             flops["note"] = "not counted for a pair of your own: its graph's batch dimension is not static"
         else:
             log(f"{spec.name}: counting FLOPs at batch {setting.batch_size}")
@@ -510,7 +668,7 @@ def bench_model(spec, config, peak_gflops, memory, log=lambda message: None, pai
                 if isinstance(drivers[style], _PairLegacyStyle):
                     build_s += pair.build_s
                 warm = {}
-                for phase in PHASES:
+                for phase in _phases(drivers[style]):
                     warm[phase] = _warm_up(drivers[style], phase, setting.warmup)
                 peak_rss = memory.peak()
                 if isinstance(drivers[style], _PairLegacyStyle) and pair.isolated:
@@ -520,17 +678,17 @@ def bench_model(spec, config, peak_gflops, memory, log=lambda message: None, pai
                     "rss_growth_mb": None if rss_start is None or peak_rss is None else
                     round(max(0.0, peak_rss - rss_start), 1)}}
                 log(f"{spec.name} {style}: built in {build_s:.1f} s, warm-up " +
-                    ", ".join(f"{p} {warm[p]:.1f} s" for p in PHASES))
+                    ", ".join(f"{p} {warm[p]:.1f} s" for p in warm))
             except Exception as e:  # one style failing must not throw away the others' figures
                 failed[style] = (phase, e)
                 log(f"{spec.name} {style}: failed in {phase}: {_first_line(e)}")
-        times = {(style, phase): [] for style in ready for phase in PHASES}
+        times = {(style, phase): [] for style in ready for phase in ready[style]["warm"]}
         rounds = min(ROUNDS, setting.steps)
         blocks = [setting.steps // rounds + (i < setting.steps % rounds) for i in range(rounds)]
         for phase in PHASES:
             for block in blocks:
                 for style in list(ready):
-                    if (style, phase) in failed:
+                    if (style, phase) in failed or (style, phase) not in times:
                         continue
                     try:
                         times[style, phase] += _timed(drivers[style], phase, block)
@@ -542,11 +700,14 @@ def bench_model(spec, config, peak_gflops, memory, log=lambda message: None, pai
             for phase in PHASES:
                 error = failed.get(style) or failed.get((style, phase))
                 if error:
-                    rows.append(_failed_row(spec.name, style, phase, setting, error[1]))
+                    if phase != "loop":  # a style that failed to build has no loop row to miss
+                        rows.append(_failed_row(spec.name, style, phase, setting, error[1]))
+                    continue
+                if (style, phase) not in times:
                     continue
                 r = ready[style]
                 rows.append(_row(spec.name, style, phase, setting, r["build_s"], r["warm"][phase],
-                                 times[style, phase], flops[phase]["flops"], peak_gflops, r["memory"]))
+                                 times[style, phase], flops[_counted(phase)]["flops"], peak_gflops, r["memory"]))
         log(f"{spec.name}: " + ", ".join(f"{row['style']} {row['phase']} {row['ms_per_step']:.1f} ms"
                                           for row in rows if row.get("ms_per_step")))
     finally:
@@ -558,6 +719,11 @@ def bench_model(spec, config, peak_gflops, memory, log=lambda message: None, pai
         _forget_keras_state()
     _set_ratios(rows)
     return rows, flops
+
+
+def _counted(phase):
+    """The phase whose FLOP count applies: the loop trains."""
+    return "train" if phase == "loop" else phase
 
 
 def _first_line(error):
@@ -628,7 +794,9 @@ def run(config, log=lambda message: None):
         "settings": {"models": [spec.name for spec in config.specs()], "styles": list(config.styles), "phases": list(PHASES),
                      "seed": config.seed, "per_model": settings,
                      "timing": "median of per-step times over the timed steps, each step ending in a sync "
-                               "(Session.run fetch, .numpy() or float(loss)); time.perf_counter",
+                               "(Session.run fetch, .numpy() or float(loss)); time.perf_counter. Multi-step "
+                               "styles and the loop phase: a call's time over its steps",
+                     "multi_steps": MULTI_STEPS, "loop_steps_per_call": _steps_per_call(),
                      "memory": memory.method,
                      "flops": "profiler count on the legacy graph at the benchmark batch size, applied to every "
                               "style of the model"},
@@ -636,6 +804,13 @@ def run(config, log=lambda message: None):
         "flops": flops,
         "results": rows,
     }
+
+
+def _steps_per_call():
+    from eager_v2.training import STEPS_PER_CALL
+
+    return {"function": STEPS_PER_CALL, "legacy_feed_dict": 1, "eager": 1, "xla": 1,
+            "fit": "one fit call, its batches from a generator"}
 
 
 def _fmt(value, spec, missing="-"):
@@ -648,7 +823,7 @@ def format_table(report):
              f"float32 matmul peak {report['peak']['gflops_per_s']:.1f} GFLOP/s",
              f"{'model':<17} {'phase':<5} {'style':<16} {'ms/step (p10-p90)':>25} {'ratio':>6} {'img/s':>9} "
              f"{'GFLOP/s':>8} {'%peak':>6} {'warm-up s':>9} {'peak MB (+phase)':>16}"]
-    order = {p: i for i, p in enumerate(("train", "infer"))}
+    order = {p: i for i, p in enumerate(("train", "loop", "infer"))}
     rows = sorted(report["results"], key=lambda r: (report["settings"]["models"].index(r["model"]),
                                                     order[r["phase"]], STYLES.index(r["style"])))
     for r in rows:
@@ -671,7 +846,8 @@ def plot_ratios(path, report):
 
     from parity import plots
 
-    groups = [(m, p) for m in report["settings"]["models"] for p in ("train", "infer")]
+    present = {(r["model"], r["phase"]) for r in report["results"]}
+    groups = [(m, p) for m in report["settings"]["models"] for p in ("train", "loop", "infer") if (m, p) in present]
     styles = [s for s in report["settings"]["styles"] if s != BASELINE]
     ratios = {(r["model"], r["phase"], r["style"]): r["ratio"] for r in report["results"]}
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(groups) + 2), 4.5))

@@ -13,6 +13,10 @@ from parity import bench, cli, registry
 from parity.runners import GraphRunner
 
 TINY_MODELS = ("mnist_cnn", "conv_autoencoder")
+# The styles with a training loop over a batch stream, timed in the loop phase.
+LOOP_STYLES = ("legacy_feed_dict", "eager", "function", "xla", "fit")
+EXPECTED = sorted((m, s, p) for m in TINY_MODELS for s in bench.STYLES for p in bench.PHASES
+                  if p != "loop" or s in LOOP_STYLES)
 ROW_NUMBERS = ("ms_per_step", "ms_p10", "ms_p25", "ms_p75", "ms_p90", "ratio", "images_per_s", "gflops_per_s",
                "peak_share", "warmup_s", "build_s", "peak_rss_mb")
 
@@ -43,7 +47,8 @@ def test_bench_writes_one_row_per_model_style_and_phase(tiny_run):
     assert report["settings"]["per_model"]["mnist_cnn"] == {"batch_size": 4, "steps": 2, "warmup": 1}
     assert report["peak"]["gflops_per_s"] > 0 and set(report["peak"]["by_size"]) == {"128", "256"}
     keys = [(r["model"], r["style"], r["phase"]) for r in report["results"]]
-    assert sorted(keys) == sorted((m, s, p) for m in TINY_MODELS for s in bench.STYLES for p in ("train", "infer"))
+    assert sorted(keys) == EXPECTED
+    assert report["settings"]["multi_steps"] == bench.MULTI_STEPS
     for row in report["results"]:
         where = f"{row['model']} {row['style']} {row['phase']}"
         assert "error" not in row, where
@@ -53,7 +58,8 @@ def test_bench_writes_one_row_per_model_style_and_phase(tiny_run):
         assert row["batch_size"] == 4 and row["steps"] == 2, where
         assert row["ms_p10"] <= row["ms_per_step"] <= row["ms_p90"], where
         assert row["warmup_s"] >= row["build_s"], where
-        assert row["flops_per_step"] == report["flops"][row["model"]][row["phase"]]["flops"], where
+        counted = "train" if row["phase"] == "loop" else row["phase"]  # the loop trains
+        assert row["flops_per_step"] == report["flops"][row["model"]][counted]["flops"], where
         if row["style"] == bench.BASELINE:
             assert row["ratio"] == 1.0, where
 
@@ -72,7 +78,8 @@ def test_bench_prints_the_table_and_draws_the_ratios(tiny_run):
     lines = out.splitlines()
     assert "ms/step (p10-p90)" in lines[1] and "ratio" in lines[1] and "peak MB" in lines[1]
     rows = [line for line in lines if line.startswith(TINY_MODELS)]
-    assert len(rows) == len(TINY_MODELS) * len(bench.STYLES) * 2
+    assert len(rows) == len(EXPECTED)
+    assert any(line.split()[:3] == ["mnist_cnn", "loop", "legacy_feed_dict"] and " 1.00 " in line for line in rows)
     assert any(line.split()[:3] == ["mnist_cnn", "train", "legacy_feed_dict"] and " 1.00 " in line for line in rows)
     png = path.with_name("bench_ratios.png")
     assert lines[-1] == f"wrote {path} and {png}"
@@ -157,7 +164,9 @@ def test_a_failing_style_leaves_the_baseline_and_a_failed_row(monkeypatch):
     # The baseline runs unasked: every ratio is to it.
     assert report["settings"]["styles"] == ["legacy_feed_dict", "xla"]
     rows = {(r["style"], r["phase"]): r for r in report["results"]}
-    assert set(rows) == {(s, p) for s in ("legacy_feed_dict", "xla") for p in ("train", "infer")}
+    # A style that failed to build has no loop row: only the styles with a loop have one.
+    assert set(rows) == {(s, p) for s in ("legacy_feed_dict", "xla") for p in ("train", "infer")} | {
+        ("legacy_feed_dict", "loop")}
     assert rows["legacy_feed_dict", "train"]["ratio"] == 1.0
     failed = rows["xla", "infer"]
     assert failed["error"].startswith("RuntimeError: no XLA here") and failed["ms_per_step"] is None
@@ -216,3 +225,33 @@ def test_timed_steps_alternate_between_styles(monkeypatch):
                          ("eager", "infer"), ("eager", "train")]
     assert timed[:4] == [("legacy_feed_dict", "infer"), ("eager", "infer")] * 2
     assert len(timed) == 16 and all(r["steps"] == 4 for r in rows)
+
+
+def test_function_multi_runs_several_steps_per_call_and_computes_the_function_style(monkeypatch):
+    monkeypatch.setattr(bench, "MULTI_STEPS", 3)
+    spec = registry.get("mnist_cnn")
+    x, y = bench.synthetic_batch(spec, 4, seed=1)
+    multi = bench._KerasStyle(spec, x, y, 0, "function_multi")
+    single = bench._KerasStyle(spec, x, y, 0, "function")
+    single.runner.set_weights(multi.runner.get_weights())
+    _, times = multi.multi("train", 5)
+    # Two calls, of 3 and 2 steps: each call's time is shared by its steps.
+    assert len(times) == 5 and len(set(times[:3])) == 1 and len(set(times[3:])) == 1 and multi.trained == 5
+    for _ in range(5):
+        single.train_step()
+    for name, a, b in zip(single.runner.names, single.runner.get_weights(), multi.runner.get_weights()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    _, times = multi.multi("infer", 4)
+    assert len(times) == 4
+
+
+def test_the_loop_phase_trains_through_the_runner_on_a_stream_of_batches():
+    spec = registry.get("mnist_cnn")
+    x, y = bench.synthetic_batch(spec, 4)
+    legacy = bench._LegacyStyle(spec, x, y, 0, tf_data=False)
+    fit = bench._KerasStyle(spec, x, y, 0, "fit")
+    assert legacy.loop(3)[1] and len(legacy.loop(3)[1]) == 3 and legacy.runner.step == 6
+    setup, times = fit.loop(3)
+    # fit's first batch (the call's set-up) is trained but not timed.
+    assert len(times) == 3 and setup > 0 and fit.runner.step == 4
+    assert not hasattr(bench._LegacyStyle(spec, x, y, 0, tf_data=True), "loop")

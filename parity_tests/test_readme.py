@@ -25,8 +25,12 @@ def shell_commands():
         text = block.replace("\\\n", " ")
         for line in text.splitlines():
             line = line.split("#", 1)[0].strip()
-            if line:
-                commands.append(" ".join(line.split()))
+            # Leading VAR=value settings (KERAS_BACKEND=jax) are the shell's, not the command's.
+            words = line.split()
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+                words.pop(0)
+            if words:
+                commands.append(" ".join(words))
     return commands
 
 

@@ -94,3 +94,47 @@ def test_legacy_sessions_are_closed(seed_data):
     with legacy_mnist.Seed001(data) as run:
         session = run.session
     assert session._closed
+
+
+def _stream(batches):
+    yield from batches
+
+
+def test_the_function_style_trains_in_blocks_bit_for_bit_with_one_call_per_step(data, monkeypatch):
+    start = GraphRunner.from_spec(SPEC, seed=0).get_weights()
+    x, y = next(data.batches(8, 0))
+    # Nine full batches, a partial one (it stands alone: another shape), then two more full ones.
+    stream = [(x + 0.01 * k, y) for k in range(9)] + [(x[:5], y[:5])] + [(x - 0.01 * k, y) for k in range(2)]
+    results = {}
+    for per_call in (1, 4):
+        runner = KerasRunner.from_spec(SPEC, seed=0, style="function")
+        runner.set_weights(start)
+        runner.trainer.steps_per_call = per_call
+        calls, seen = [], []
+        train_steps = runner.trainer.train_steps
+        monkeypatch.setattr(runner.trainer, "train_steps",
+                            lambda xs, ys, f=train_steps: calls.append(len(xs)) or f(xs, ys))
+        losses = runner.train(_stream(stream), len(stream), lambda i, loss: seen.append((i, loss)))
+        assert seen == list(enumerate(losses)) and runner.step == len(stream)
+        results[per_call] = losses, runner.get_weights(), calls
+    # Blocks 0-3, 4-7 and 8-11, the last cut by shape into 8 | 9 (partial) | 10-11; lone steps take train_step.
+    assert results[1][2] == [] and results[4][2] == [4, 4, 2]
+    assert results[4][0] == results[1][0]
+    for name, a, b in zip(runner.names, results[1][1], results[4][1]):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_a_nan_inside_a_block_is_named_at_its_own_step(data):
+    from parity.runners import Diverged
+
+    x, y = next(data.batches(8, 0))
+    poisoned = y.copy()
+    poisoned[0, 0] = np.nan
+    stream = [(x, y), (x, y), (x, poisoned), (x, y), (x, y)]
+    runner = KerasRunner.from_spec(SPEC, seed=0, style="function")
+    runner.trainer.steps_per_call = 5
+    seen = []
+    with pytest.raises(Diverged) as caught:
+        runner.train(_stream(stream), len(stream), lambda i, loss: seen.append(loss))
+    assert caught.value.step == 3 and caught.value.last_finite == (2, seen[-1])
+    assert len(seen) == 2 and all(np.isfinite(seen))
