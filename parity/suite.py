@@ -169,6 +169,12 @@ def scoring_steps(spec, steps):
     return [steps - ACCURACY_CHECKPOINT_STRIDE * (count - 1 - k) for k in range(count)]
 
 
+# The two styles' free runs take turns in blocks of this many steps, so that a shared machine's
+# drift weighs on both ms/step figures alike: run one after the other, the second style's could
+# land in a slower spell of the machine and read up to a third slower than the first's.
+FREE_RUN_BLOCK = 100
+
+
 def free_run(spec, runner, data, batches, steps, on_step=None, keeper=None, state=None):
     """Trains from the runner's step (0, or where a checkpoint left it) to `steps` on `batches`;
     returns the losses, the seconds spent training, the test figure and the steps whose weights
@@ -177,6 +183,18 @@ def free_run(spec, runner, data, batches, steps, on_step=None, keeper=None, stat
     K checkpoints share the test set and the figure costs one pass over it, as the last step's
     alone would. `keeper` writes checkpoints along the way; `state` is what one held. Raises
     runners.Diverged at the first non-finite loss."""
+    blocks = free_run_blocks(spec, runner, data, batches, steps, on_step, keeper, state)
+    while True:
+        try:
+            next(blocks)
+        except StopIteration as done:
+            return done.value
+
+
+def free_run_blocks(spec, runner, data, batches, steps, on_step=None, keeper=None, state=None,
+                    block=FREE_RUN_BLOCK):
+    """free_run as a generator that yields after every `block` steps, for two runs to take turns;
+    its return value is free_run's."""
     ends = scoring_steps(spec, steps)
     count = len(ends)
     state = state or checkpoints.RunState()
@@ -185,7 +203,9 @@ def free_run(spec, runner, data, batches, steps, on_step=None, keeper=None, stat
     for k, end in enumerate(ends):
         if k < state.extra["scored"]:
             continue
-        checkpoints.train_to(runner, batches, end, state, on_step, keeper)
+        while runner.step < end:
+            checkpoints.train_to(runner, batches, min(end, runner.step + block), state, on_step, keeper)
+            yield
         if count > 1:
             logits = runner.predict(data.x_test[k::count], batch_statistics=spec.accuracy_batch_statistics)
             state.extra["correct"] += int(np.sum(np.argmax(logits, axis=1) == data.y_test[k::count]))
@@ -231,8 +251,9 @@ def _keeper(spec, config, style, data):
 
 
 def _style_free_run(spec, config, name, runner, start, data, steps, progress, log):
-    """One style's free run from the weights `start`, or from its checkpoint when resuming; returns
-    (losses, seconds, test figure). A Diverged it raises carries the losses before it (.losses)."""
+    """One style's free run from the weights `start`, or from its checkpoint when resuming, as a
+    generator that yields between blocks of steps (`_take_turns`); returns (losses, seconds, test
+    figure). A Diverged it raises carries the losses before it (.losses)."""
     from parity.runners import Diverged
 
     runner.set_weights(start)
@@ -246,8 +267,9 @@ def _style_free_run(spec, config, name, runner, start, data, steps, progress, lo
         return state.losses, state.seconds, state.extra["metric"]
     bar = progress(steps, f"{spec.name} {name:>8}", initial=runner.step) if progress else None
     try:
-        losses, seconds, metric, _ = free_run(spec, runner, data, batches, steps,
-                                              lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"), keeper, state)
+        losses, seconds, metric, _ = yield from free_run_blocks(
+            spec, runner, data, batches, steps, lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"), keeper,
+            state)
     except Diverged as e:
         e.losses = state.losses
         raise
@@ -257,6 +279,26 @@ def _style_free_run(spec, config, name, runner, start, data, steps, progress, lo
     if keeper is not None:
         keeper.save(runner, checkpoints.RunState(losses, seconds, {"metric": metric}))
     return losses, seconds, metric
+
+
+def _take_turns(runs):
+    """Advances each generator of `runs` (name -> generator) by one block in turn until all have
+    returned; returns name -> ("done", value) or ("diverged", the Diverged it raised)."""
+    from parity.runners import Diverged
+
+    outcomes, active = {}, dict(runs)
+    while active:
+        for name, run in list(active.items()):
+            try:
+                next(run)
+            except StopIteration as done:
+                outcomes[name] = ("done", done.value)
+            except Diverged as e:
+                outcomes[name] = ("diverged", e)
+            else:
+                continue
+            del active[name]
+    return outcomes
 
 
 def run(config: ParityConfig, progress=None, log=print):
@@ -303,16 +345,18 @@ def run(config: ParityConfig, progress=None, log=print):
             diverged.append({"style": "legacy", "phase": "teacher-forced steps", "step": stop.step,
                              "reason": stop.reason()})
 
-        stops = {}
-        for name, runner in (("legacy", legacy), (config.eager_style, eager)):
-            try:
-                curves[name], timings[name], accuracies[name] = _style_free_run(
-                    spec, config, name, runner, start, data, accuracy_steps, progress, log)
+        stops, runners = {}, (("legacy", legacy), (config.eager_style, eager))
+        outcomes = _take_turns({name: _style_free_run(spec, config, name, runner, start, data, accuracy_steps,
+                                                      progress, log) for name, runner in runners})
+        for name, runner in runners:
+            kind, value = outcomes[name]
+            if kind == "done":
+                curves[name], timings[name], accuracies[name] = value
                 stops[name] = None
-            except Diverged as e:
-                stops[name], curves[name] = e, e.losses
-                diverged.append({"style": name, "phase": "free run", "step": e.step, "reason": e.reason()})
-                log(f"{spec.name} {name}: {e}")
+            else:
+                stops[name], curves[name] = value, value.losses
+                diverged.append({"style": name, "phase": "free run", "step": value.step, "reason": value.reason()})
+                log(f"{spec.name} {name}: {value}")
             if spec.task == "reconstruction" and stops[name] is None:
                 reconstructions[name] = runner.predict(data.x_test[:RECONSTRUCTION_IMAGES])
             if spec.accuracy_batch_statistics and stops[name] is None:
