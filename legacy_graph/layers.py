@@ -66,11 +66,6 @@ def max_pool(input, size=2, stride=2, padding="SAME"):
     return tf.nn.max_pool2d(input, ksize=size, strides=stride, padding=padding)
 
 
-def avg_pool(input, size=2, stride=2, padding="SAME"):
-    """Average pooling; with SAME the padded border is left out of each mean, as in Keras."""
-    return tf.nn.avg_pool2d(input, ksize=size, strides=stride, padding=padding)
-
-
 def upsample(input, factor=2, method="nearest"):
     """Enlarges height and width `factor` times: `nearest` repeats pixels, `bilinear` interpolates.
 
@@ -83,11 +78,6 @@ def upsample(input, factor=2, method="nearest"):
     if method == "bilinear":
         return tf.compat.v1.image.resize_bilinear(input, [height, width], half_pixel_centers=True)
     raise ValueError(f"unknown upsampling method {method!r}; choose nearest or bilinear")
-
-
-def normalize(input, mean, std):
-    """Image normalization (x - mean) / std, per channel."""
-    return (input - mean) / std
 
 
 def batch_norm(input, training, momentum=0.99, epsilon=1e-3, name="bn"):

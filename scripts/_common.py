@@ -13,6 +13,9 @@ def parse(description, styles=None):
     parser.add_argument("--out", default="results/seed001", help="folder for the PNGs and the JSON")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="stop after 1,000 iterations")
+    parser.add_argument("--iterations", type=int, default=10_000,
+                        help="run the document's stages (after 0, 1, 100, 1,000 and 10,000 iterations) "
+                             "up to this many iterations; default 10,000")
     if styles:
         parser.add_argument("--style", default=styles[0], choices=styles)
     return parser.parse_args()
@@ -33,7 +36,14 @@ def load(args):
 def stages(args):
     from parity import replay
 
-    return replay.STAGES[:4] if args.quick else replay.STAGES
+    last = min(args.iterations, 1000) if args.quick else args.iterations
+    chosen, total = [], 0
+    for stage in replay.STAGES:
+        total += stage[0]
+        if total > last:
+            break
+        chosen.append(stage)
+    return tuple(chosen)
 
 
 def main(body):

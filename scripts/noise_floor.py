@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
-"""Measures the figures behind parity/tolerances.py. By default: free-running trainings over several
-batch streams, how far the styles part when matched, how far each parts from itself when its start
-moves by one float32 ulp, and how far Keras' default Adam epsilon moves them. With --accuracy: the
-test figure after the recipe in both styles from starts one ulp apart, the floor of the accuracy check."""
+"""Measures the figures behind parity/tolerances.py. By default, over several batch streams: the
+teacher-forced steps the training_steps check judges (legacy graph against the Keras model, and
+against Keras with its default Adam epsilon), beside free-running trainings (how far the styles
+part when matched, how far each parts from itself when its start moves by one float32 ulp, and
+how far Keras' default Adam epsilon moves them). With --accuracy: the test figure after the
+recipe in both styles from starts one ulp apart, the floor of the accuracy check."""
 import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+KERAS_DEFAULT_EPSILON = 1e-7
+FIRST_STEPS = 10  # the free-running table's first columns: the early steps where the styles still agree
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="mnist_cnn")
     parser.add_argument("--dataset", default="auto")
-    parser.add_argument("--steps", type=int, help="default: the model's parity steps")
+    parser.add_argument("--steps", type=int,
+                        help="default: the model's parity steps (with --accuracy: its accuracy steps)")
     parser.add_argument("--batch-size", type=int, help="default: the model's parity batch size")
     parser.add_argument("--streams", type=int, default=4, help="batch streams (seeds) to measure")
     parser.add_argument("--accuracy", action="store_true",
@@ -29,8 +35,8 @@ def main():
 
     import numpy as np
 
-    from parity import registry, report, suite, tolerances
-    from parity.runners import GraphRunner, KerasRunner
+    from parity import checks, registry, report, suite, tolerances, transfer
+    from parity.runners import KerasRunner
 
     spec = registry.get(args.model)
     tol = tolerances.for_spec(spec)
@@ -38,54 +44,91 @@ def main():
     steps = args.steps or spec.parity_steps
     batch_size = args.batch_size or spec.parity_batch_size or spec.recipe.batch_size
     print(f"data: {data.dataset.summary()}", file=sys.stderr)
-    k = tol.early_steps
+    k = min(FIRST_STEPS, steps)
 
-    def train(runner, start, seed):
+    def restart(runner, start):
         runner.set_weights(start)
         runner.reset_optimizer()
-        losses, snaps = suite.train_in_segments(runner, data.batches(batch_size, seed),
-                                                [k, steps], lambda i, loss: None)
+
+    def forced(legacy, other, start, seed, dead):
+        """The teacher-forced steps as the parity run takes them, and the training_steps check's figures."""
+        restart(legacy, start)
+        restart(other, start)
+        records = checks.teacher_forced_steps(legacy, other, data.batches(batch_size, seed), steps)
+        check = checks.training_steps(legacy.names, legacy.trainable_mask, records, tol, dead)
+        return {"loss": check.figures["max_loss_diff"],
+                "weights": max(diff for r in records for diff, *_ in r.weights),
+                "weights_to_tolerance": check.figures["max_weight_diff_to_tolerance"],
+                "passed": check.passed}
+
+    def free(runner, start, seed):
+        restart(runner, start)
+        losses, snaps = suite.train_in_segments(runner, data.batches(batch_size, seed), [k, steps])
         return np.array(losses), snaps[0]
 
     def nudged(weights):
         return [np.nextafter(w, np.inf, dtype=np.float32) if i == 0 else w for i, w in enumerate(weights)]
 
-    comparisons = {}
+    teacher_forced, free_running = {}, {}
     for seed in range(args.streams):
-        legacy = GraphRunner.from_spec(spec, seed=seed)
-        eager = KerasRunner.from_spec(spec, seed=seed)
-        keras_default = KerasRunner.from_spec(spec, seed=seed, epsilon=1e-7)
-        start = legacy.get_weights()
-        runs = {
-            "legacy": train(legacy, start, seed),
-            "legacy, start +1 ulp": train(legacy, nudged(start), seed),
-            "eager": train(eager, start, seed),
-            "eager, start +1 ulp": train(eager, nudged(start), seed),
-            "eager, Keras default epsilon": train(keras_default, start, seed),
-        }
-        legacy.close()
+        legacy, eager = suite.build_runners(spec, seed, "function")
+        try:
+            keras_default = KerasRunner.from_spec(spec, seed=seed, epsilon=KERAS_DEFAULT_EPSILON)
+            transfer.transfer(legacy, eager)
+            start = legacy.get_weights()
+            x, y = data.batch_at(0, batch_size)
+            dead = checks.dead_variables(legacy, x, y, tol)
+            for name, other in (("legacy vs eager", eager), ("legacy vs eager, Keras default epsilon", keras_default)):
+                teacher_forced.setdefault(name, []).append(forced(legacy, other, start, seed, dead))
+            runs = {
+                "legacy": free(legacy, start, seed),
+                "legacy, start +1 ulp": free(legacy, nudged(start), seed),
+                "eager": free(eager, start, seed),
+                "eager, start +1 ulp": free(eager, nudged(start), seed),
+                "eager, Keras default epsilon": free(keras_default, start, seed),
+            }
+        finally:
+            legacy.close()
         for a, b in (("legacy", "eager"), ("legacy", "legacy, start +1 ulp"), ("eager", "eager, start +1 ulp"),
                      ("legacy", "eager, Keras default epsilon")):
             (la, wa), (lb, wb) = runs[a], runs[b]
             diff = np.abs(la - lb)
-            row = comparisons.setdefault(f"{a} vs {b}", [])
-            row.append({"early_loss": float(diff[:k].max()),
-                        "early_weights": max(float(np.abs(x - y).max()) for x, y in zip(wa, wb)),
-                        "all_loss": float(diff.max())})
+            free_running.setdefault(f"{a} vs {b}", []).append(
+                {"first_losses": float(diff[:k].max()),
+                 "weights_after_first": max(float(np.abs(p - q).max()) for p, q in zip(wa, wb)),
+                 "all_losses": float(diff.max())})
         print(f"batch stream {seed + 1} of {args.streams} measured", file=sys.stderr)
 
-    summary = {name: {key: {"min": min(r[key] for r in rows), "max": max(r[key] for r in rows)}
-                      for key in rows[0]} for name, rows in comparisons.items()}
+    def summarize(comparisons):
+        return {name: {key: {"min": min(r[key] for r in rows), "max": max(r[key] for r in rows)}
+                       for key in rows[0] if key != "passed"} for name, rows in comparisons.items()}
+
+    def cell(s, key):
+        return f"{s[key]['min']:.1e}..{s[key]['max']:.1e}"
+
+    forced_summary, free_summary = summarize(teacher_forced), summarize(free_running)
+    for name, rows in teacher_forced.items():
+        forced_summary[name]["passed"] = sum(r["passed"] for r in rows)
+    print(f"teacher-forced, {steps} steps, {args.streams} streams (the training_steps check):")
+    print(f"{'comparison':<44} {'max loss diff':>18} {'max weight diff':>18} {'weight diff / tol':>18} passed")
+    for name, s in forced_summary.items():
+        print(f"{name:<44} {cell(s, 'loss'):>18} {cell(s, 'weights'):>18} {cell(s, 'weights_to_tolerance'):>18} "
+              f"{s['passed']} of {args.streams}")
+    print(f"tolerances: loss {tol.step_loss_atol.value:g}, weights {tol.step_weights_atol.value:g} + "
+          f"{tol.step_weights_rtol.value:g}*|w| (weight diff / tol above 1 fails)")
+    print(f"free-running, {steps} steps (not judged step by step; the accuracy check compares where they end):")
     print(f"{'comparison':<44} {'first ' + str(k) + ' losses':>18} {'weights after ' + str(k):>18} "
           f"{'all ' + str(steps) + ' losses':>18}")
-    for name, s in summary.items():
-        cells = [f"{s[key]['min']:.1e}..{s[key]['max']:.1e}" for key in ("early_loss", "early_weights", "all_loss")]
-        print(f"{name:<44} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
-    print(f"tolerances: first {k} losses {tol.early_loss_atol.value:g}, weights after {k} "
-          f"{tol.early_weights_atol.value:g}, all losses {tol.loss_atol.value:g}")
-    report.write_json(args.json, {"model": spec.name, "dataset": data.dataset.name, "steps": steps,
-                                  "batch_size": batch_size,
-                                  "streams": args.streams, "early_steps": k, "comparisons": summary})
+    for name, s in free_summary.items():
+        print(f"{name:<44} {cell(s, 'first_losses'):>18} {cell(s, 'weights_after_first'):>18} "
+              f"{cell(s, 'all_losses'):>18}")
+    report.write_json(args.json, {
+        "model": spec.name, "dataset": data.dataset.name, "steps": steps, "batch_size": batch_size,
+        "streams": args.streams,
+        "tolerances": {name: getattr(tol, name).value
+                       for name in ("step_loss_atol", "step_weights_atol", "step_weights_rtol")},
+        "teacher_forced": forced_summary,
+        "free_running": {"first_steps": k, "comparisons": free_summary}})
 
 
 def accuracy_floor(args):
@@ -95,10 +138,11 @@ def accuracy_floor(args):
     the accuracy check."""
     import numpy as np
 
-    from parity import registry, report, suite
+    from parity import registry, report, suite, tolerances
     from parity.runners import GraphRunner, KerasRunner
 
     spec = registry.get(args.model)
+    tol = tolerances.for_spec(spec)
     data = suite.prepare_data(spec, args.dataset)
     print(f"data: {data.dataset.summary()}", file=sys.stderr)
     batch_size = args.batch_size or spec.parity_batch_size or spec.recipe.batch_size
@@ -124,13 +168,16 @@ def accuracy_floor(args):
         return "start" if index is None else f"{legacy.names[index]} {'+' if direction > 0 else '-'}1 ulp"
 
     runs = {}
-    for style, runner in (("legacy", legacy), ("eager", eager)):
-        for index, direction in nudges[:args.starts]:
-            runner.set_weights(start if index is None else nudged(index, direction))
-            runner.reset_optimizer()
-            key = f"{style}, {label(index, direction)}"
-            *_, runs[key], checkpoints = suite.free_run(spec, runner, data, data.batches(batch_size, 0), steps)
-            print(f"{key:<48} {runs[key]:.5g}", flush=True)
+    try:
+        for style, runner in (("legacy", legacy), ("eager", eager)):
+            for index, direction in nudges[:args.starts]:
+                runner.set_weights(start if index is None else nudged(index, direction))
+                runner.reset_optimizer()
+                key = f"{style}, {label(index, direction)}"
+                *_, runs[key], checkpoints = suite.free_run(spec, runner, data, data.batches(batch_size, 0), steps)
+                print(f"{key:<48} {runs[key]:.5g}", flush=True)
+    finally:
+        legacy.close()
     values = {style: [v for k, v in runs.items() if k.startswith(style)] for style in ("legacy", "eager")}
     for style, v in values.items():
         print(f"{style}: {min(v):.4g} to {max(v):.4g} (spread {max(v) - min(v):.4g}, mean {np.mean(v):.4g})")
@@ -139,8 +186,14 @@ def accuracy_floor(args):
         print(f"each test figure read over the weights after steps {checkpoints}")
     print(f"all {len(every)} runs: spread {max(every) - min(every):.4g}; "
           f"the two styles from the same start {abs(runs['eager, start'] - runs['legacy, start']):.4g} apart")
+    # The tolerances' rule (their reasons in parity/registry.py): twice the legacy graph's spread.
+    floor = 2 * (max(values["legacy"]) - min(values["legacy"]))
+    name = "reconstruction_atol" if spec.task == "reconstruction" else "accuracy_points"
+    print(f"twice the legacy spread: {floor:.4g}; the check's tolerance {name}: {getattr(tol, name).value:g}")
     report.write_json(args.json, {"model": spec.name, "dataset": data.dataset.name, "steps": steps,
-                                  "batch_size": batch_size, "checkpoints": checkpoints, "test_figures": runs})
+                                  "batch_size": batch_size, "checkpoints": checkpoints, "test_figures": runs,
+                                  "twice_legacy_spread": floor, "tolerance": {name: getattr(tol, name).value}})
+
 
 if __name__ == "__main__":
     main()
