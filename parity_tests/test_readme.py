@@ -1,5 +1,5 @@
-"""The README's commands, as written: every `tf-parity` line of its shell blocks parses, names files
-that exist, and the quick ones run. The long ones (parity, train, bench on real data) are run by
+"""The README's commands and its pages', as written: every `tf-parity` line of their shell blocks
+parses, names files that exist, and the quick ones run. The long ones (parity, train, bench on real data) are run by
 the tests of their commands and by `make run` / `make bench`."""
 import re
 import shlex
@@ -13,6 +13,8 @@ from parity import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+# The README and the pages it links: every shell block of each is checked.
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "PITFALLS.md"]
 # Run as written here: each takes seconds.
 QUICK = ("tf-parity models", "tf-parity data", "tf-parity pitfalls --markdown",
          "tf-parity map --config examples/deep_mnist/pair.toml")
@@ -21,7 +23,7 @@ QUICK = ("tf-parity models", "tf-parity data", "tf-parity pitfalls --markdown",
 def shell_commands():
     """Every command of the README's ```sh blocks, continuation lines joined, comments dropped."""
     commands = []
-    for block in re.findall(r"```sh\n(.*?)```", README.read_text(), flags=re.S):
+    for block in re.findall(r"```sh\n(.*?)```", "".join(page.read_text() for page in PAGES), flags=re.S):
         text = block.replace("\\\n", " ")
         for line in text.splitlines():
             line = line.split("#", 1)[0].strip()
@@ -40,6 +42,18 @@ TF_PARITY = [c for c in COMMANDS if c.startswith("tf-parity ")]
 
 def test_the_readme_shows_commands():
     assert len(TF_PARITY) >= 15 and set(QUICK) <= set(TF_PARITY), TF_PARITY
+
+
+def test_the_readme_is_a_front_door_that_links_its_pages():
+    text = README.read_text()
+    assert len(text) < 10_000, f"README.md is {len(text)} characters: move detail to docs/"
+    for link in re.findall(r"\]\(([^)#]+)", text):
+        if "://" not in link:
+            assert (ROOT / link).exists(), f"README.md links {link}, which is not in the repo"
+    for page in PAGES[1:]:
+        for link in re.findall(r"\]\(([^)#]+)", page.read_text()):
+            if "://" not in link:
+                assert (page.parent / link).exists(), f"{page.name} links {link}, which is not there"
 
 
 @pytest.mark.parametrize("command", TF_PARITY)
