@@ -60,7 +60,7 @@ def build(graph=None, learning_rate=learning_rate, seed=None, image_shape=image_
         train_op, gradients = layers.minimize(optimizer, loss)
     return GraphModel(graph=graph, inputs=x, labels=y_true, training=None, logits=reconstruction, y_pred_cls=None,
                       loss=loss, train_op=train_op, accuracy=None, variables=variables,
-                      endpoints=endpoints(graph), optimizer=optimizer, gradients=gradients)
+                      endpoints=endpoints(graph), gradients=gradients)
 
 
 def build_encoder(graph):

@@ -13,7 +13,6 @@ GraphModel = collections.namedtuple("GraphModel", [
     "accuracy",     # fraction of the batch classified right
     "variables",    # model variables in canonical order (layer by layer, kernel then bias)
     "endpoints",    # OrderedDict of named intermediate outputs, input to logits
-    "optimizer",    # the tf.compat.v1.train optimizer
     "gradients",    # the gradients the train op applies, one per trainable variable; None: not exposed
 ], defaults=(None,))
 

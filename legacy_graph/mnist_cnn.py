@@ -120,7 +120,7 @@ def build(graph=None, learning_rate=learning_rate, seed=None, inputs=None):
         graph=graph, inputs=x, labels=y_true, training=None, logits=layer_fc2, y_pred_cls=y_pred_cls,
         loss=cost, train_op=train_op, accuracy=accuracy,
         variables=(w_conv1, b_conv1, w_conv2, b_conv2, w_fc1, b_fc1, w_fc2, b_fc2),
-        endpoints=endpoints(graph), optimizer=optimizer)
+        endpoints=endpoints(graph))
 
 
 class Seed001(evaluation.TestReport):

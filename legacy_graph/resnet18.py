@@ -61,4 +61,4 @@ def build(graph=None, learning_rate=learning_rate, seed=None, num_classes=num_cl
         accuracy = tf.reduce_mean(tf.cast(tf.equal(y_pred_cls, tf.argmax(y_true, axis=1)), tf.float32))
     return GraphModel(graph=graph, inputs=x, labels=y_true, training=training, logits=logits, y_pred_cls=y_pred_cls,
                       loss=loss, train_op=train_op, accuracy=accuracy, variables=variables,
-                      endpoints=endpoints(graph), optimizer=optimizer, gradients=gradients)
+                      endpoints=endpoints(graph), gradients=gradients)
