@@ -75,3 +75,19 @@ def test_kink_ops_pair_up_in_forward_order(pair):
     eager.set_weights(saved)
     assert ops_l and [op.type for op in ops_l] == [op.type for op in ops_e]
     assert kinks.crossings(ops_l, values_l, ops_e, values_e) == []
+
+
+@pytest.mark.parametrize("name", list(registry.MODELS))
+def test_the_model_files_constants_are_the_registrations(name):
+    """The model trees keep the documents' constants as their authors wrote them; the registry is
+    where the harness reads them. They must not drift apart."""
+    spec = registry.get(name)
+    for module in (spec.legacy(), spec.eager()):
+        where = module.__name__
+        assert module.learning_rate == spec.recipe.learning_rate, where
+        if hasattr(module, "num_classes"):
+            assert module.num_classes == spec.num_classes, where
+        if hasattr(module, "adam_epsilon"):
+            assert module.adam_epsilon == spec.recipe.epsilon, where
+        if hasattr(module, "train_batch_size"):
+            assert module.train_batch_size == spec.recipe.batch_size, where
