@@ -28,6 +28,7 @@ dict in order, {"f": "nan"} a non-finite float, {"k": [type, name, attrs]} a kin
 """
 import collections
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -261,7 +262,8 @@ class Recorder:
             self.state.stepped(question)
         try:
             self._runner.train(_batches_seen(batches, seen), num_steps, note)
-        except Diverged:
+        except Diverged as e:
+            losses.append(e.loss)  # the step that diverged is not noted, and its batch was taken
             keep()
             raise
         keep()
@@ -407,10 +409,9 @@ class Replay:
         question = self.state.question("train", (num_steps,))
         answer = self._lookup("train", question)
         losses, seen = answer["losses"], hashlib.sha1()
-        for i, (x, y) in enumerate(_batches_seen(batches, seen)):
-            if i == len(losses) - 1:
-                break
-        if losses and seen.hexdigest() != answer["batches"]:
+        for _ in _batches_seen(itertools.islice(batches, len(losses)), seen):
+            pass
+        if seen.hexdigest() != answer["batches"]:
             raise RecordError("the record's legacy run trained on other batches: other data or another seed")
         self.state.set(answer["weights"])
         self.state.stepped(question)

@@ -277,3 +277,43 @@ def test_a_port_that_parts_is_located_from_the_record(tmp_path, records):
     forward = json.loads(path.read_text())["checks"][2]
     assert forward["name"] == "forward" and forward["status"] == "failed"
     assert "first at layer fc1" in forward["message"], forward["message"]
+
+
+def test_a_legacy_run_that_diverged_replays_its_divergence():
+    """Recorded as a runner reports it (the non-finite step raises before it is noted), replayed at
+    the same step, with the same batches taken from the stream."""
+    from parity.runners import Diverged, _StepWatch
+
+    class Diverging:
+        names, shapes, trainable_mask, style, held_fixed = ["w"], [(2,)], [True], "legacy", []
+
+        def __init__(self):
+            self.watch, self.weights = _StepWatch("legacy"), [np.zeros(2, np.float32)]
+
+        def get_weights(self):
+            return list(self.weights)
+
+        def train(self, batches, num_steps, on_step=None):
+            for i, loss in enumerate([0.5, 0.25, float("nan")][:num_steps]):
+                next(batches)
+                self.watch(loss)
+                on_step(i, loss)
+
+    def stream():
+        for k in range(1000):
+            yield np.full((2, 2), k, np.float32), np.zeros(2, np.int64)
+
+    recorder = golden.Recorder(Diverging())
+    taken = stream()
+    with pytest.raises(Diverged):
+        recorder.train(taken, 5)
+    arrays = {}
+    record = {"answers": [[m, q, golden.encode(v, arrays)] for m, q, v in recorder.answers], "arrays": arrays,
+              "side": {"names": ["w"], "shapes": [[2]], "trainable_mask": [True], "held_fixed": [],
+                       "weights": golden.encode([np.zeros(2, np.float32)], arrays)}}
+    replay, again = golden.Replay(json.loads(json.dumps(record, default=str)) | {"arrays": arrays}), stream()
+    seen = []
+    with pytest.raises(Diverged) as stopped:
+        replay.train(again, 5, lambda i, loss: seen.append(loss))
+    assert stopped.value.step == 3 and seen == [0.5, 0.25]
+    assert next(again)[0][0, 0] == next(taken)[0][0, 0] == 3  # both took three batches
