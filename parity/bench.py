@@ -338,16 +338,11 @@ class _Pair:
         from parity import pair
 
         began = time.perf_counter()
-        self.legacy = pair.legacy_runner(spec.pair_legacy, seed)
+        self.spec, self.legacy, self.info = pair.legacy_side(spec, seed)
         self.build_s = time.perf_counter() - began
-        try:
-            self.info = self.legacy.info()
-            self.spec = pair.resolved(spec, self.info)
-        except BaseException:
-            self.legacy.close()
-            raise
         self.seed = seed
-        self.spec.pair_eager.check()
+        with pair.closed_on_error(self.legacy):
+            self.spec.pair_eager.check()
         # Where the legacy side runs in a process of its own, this process's memory is not its.
         self.isolated = not hasattr(self.legacy, "session")
 

@@ -518,14 +518,10 @@ def record_run(config, out, log=print, progress=None, endpoints=True):
     def runners(spec, seed, eager_style):
         from parity.runners import GraphRunner
 
-        legacy = pair.legacy_runner(spec.pair_legacy, seed) if spec.pair_legacy is not None else \
-            GraphRunner.from_spec(spec, seed=seed)
         if spec.pair_legacy is not None:
-            try:
-                spec = pair.resolved(spec, legacy.info())
-            except BaseException:
-                legacy.close()
-                raise
+            spec, legacy, _ = pair.legacy_side(spec, seed)
+        else:
+            legacy = GraphRunner.from_spec(spec, seed=seed)
         recorder = Recorder(legacy, endpoints)
         if spec.pair_legacy is not None:
             recorder.info()

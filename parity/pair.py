@@ -7,6 +7,7 @@ factory, loss and weight map. What the user leaves out is read from the legacy g
 optimizer and its settings from the update ops its train op runs, the loss from the ops under it,
 the label format from its label placeholder, and the weight pairing from creation order and shape.
 """
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from typing import Optional
@@ -85,26 +86,35 @@ def build_runners(spec, seed=0, style="function", epsilon=None):
     if spec.pair_legacy is None:
         return spec, GraphRunner.from_spec(spec, seed=seed), KerasRunner.from_spec(spec, seed=seed, style=style,
                                                                                     epsilon=epsilon)
-    legacy = legacy_runner(spec.pair_legacy, seed)
-    try:
-        info = legacy.info()
-        spec = resolved(spec, info)
+    spec, legacy, info = legacy_side(spec, seed)
+    with closed_on_error(legacy):
         eager = keras_runner(spec, info, legacy, seed, style)
-    except BaseException:
-        legacy.close()
-        raise
     return spec, legacy, eager
+
+
+def legacy_side(spec, seed=0):
+    """(spec resolved by what its legacy graph says, the legacy runner, what it said: runner.info())
+    of a user's pair; the runner is closed again where reading it fails."""
+    legacy = legacy_runner(spec.pair_legacy, seed)
+    with closed_on_error(legacy):
+        info = legacy.info()
+        return resolved(spec, info), legacy, info
+
+
+@contextlib.contextmanager
+def closed_on_error(runner):
+    """Closes `runner` (a legacy side in its own process, say) where the block raises."""
+    try:
+        yield
+    except BaseException:
+        runner.close()
+        raise
 
 
 def runner_for_style(spec, style, seed=0):
     """(resolved spec, the runner of one style) of a user's pair, for `tf-parity train`."""
     if style == "legacy":
-        legacy = legacy_runner(spec.pair_legacy, seed)
-        try:
-            return resolved(spec, legacy.info()), legacy
-        except BaseException:
-            legacy.close()
-            raise
+        return legacy_side(spec, seed)[:2]
     spec, legacy, eager = build_runners(spec, seed, style)
     legacy.close()
     return spec, eager
