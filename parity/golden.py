@@ -319,12 +319,9 @@ class Mirror:
         return loss, list(gradients)
 
     def train(self, batches, num_steps, on_step=None):
-        for i in range(num_steps):
-            next(batches)
-            self.watch(0.0)
-            if on_step is not None:
-                on_step(i, 0.0)
-        return [0.0] * num_steps
+        from parity.runners import run_steps
+
+        return run_steps(lambda x, y: 0.0, batches, num_steps, self.watch, on_step)
 
     def close(self):
         pass

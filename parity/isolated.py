@@ -11,7 +11,7 @@ import traceback
 
 import numpy as np
 
-from parity.runners import Diverged, _StepWatch
+from parity.runners import Diverged, _StepWatch, run_steps
 
 # What the child answers once, at start: the runner's fixed attributes.
 ATTRIBUTES = ("names", "shapes", "trainable_mask", "style", "held_fixed")
@@ -72,14 +72,8 @@ class IsolatedRunner:
     def train(self, batches, num_steps, on_step=None):
         """Runs `num_steps` steps of the train op, one batch sent at a time; raises Diverged at the
         first non-finite loss."""
-        losses = []
-        for i in range(num_steps):
-            x, y = next(batches)
-            losses.append(self._call("train_one", np.asarray(x), np.asarray(y)))
-            self.watch(losses[-1])
-            if on_step is not None:
-                on_step(i, losses[-1])
-        return losses
+        return run_steps(lambda x, y: self._call("train_one", np.asarray(x), np.asarray(y)), batches, num_steps,
+                         self.watch, on_step)
 
     def reset_optimizer(self):
         self._call("reset_optimizer")

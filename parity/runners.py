@@ -71,6 +71,20 @@ class _StepWatch:
         self.last_finite = (self.step, loss)
 
 
+def run_steps(step, batches, num_steps, watch, on_step=None):
+    """Runs `step(x, y)`, one training step returning its loss, on `num_steps` batches of `batches`;
+    returns the losses. `watch` (a _StepWatch) raises Diverged at the first non-finite one, before
+    `on_step(index, loss)` hears of it."""
+    losses = []
+    for i in range(num_steps):
+        x, y = next(batches)
+        losses.append(step(x, y))
+        watch(losses[-1])
+        if on_step is not None:
+            on_step(i, losses[-1])
+    return losses
+
+
 def param_counts(shapes, trainable_mask):
     """(trainable, non-trainable) parameter counts of weights with these shapes."""
     counts = [int(np.prod(s)) for s in shapes]
@@ -241,16 +255,11 @@ class GraphRunner:
     def train(self, batches, num_steps, on_step=None):
         """Runs `num_steps` steps of the train op; returns their losses. Raises Diverged at the
         first non-finite loss."""
-        losses = []
         fetches = [self.model.train_op, self.model.loss]
-        for i in range(num_steps):
-            x, y = next(batches)
-            _, loss = self.session.run(fetches, self._feed(x, y, training=True, random=True))
-            losses.append(float(loss))
-            self.watch(losses[-1])
-            if on_step is not None:
-                on_step(i, losses[-1])
-        return losses
+
+        def step(x, y):
+            return float(self.session.run(fetches, self._feed(x, y, training=True, random=True))[1])
+        return run_steps(step, batches, num_steps, self.watch, on_step)
 
     def timed_steps(self, x, y, phase, steps):
         """Runs `steps` steps of one fixed batch, "train" (the train op with its training feeds, as
