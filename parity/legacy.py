@@ -254,9 +254,7 @@ def _resolver(graph):
             return graph.get_tensor_by_name(name)
         except (KeyError, ValueError):
             names = [out.name for op in graph.get_operations() for out in op.outputs]
-            near = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-            raise LegacyError(f"{flag} {name}: no such tensor in the graph"
-                              + (f"; the nearest are {', '.join(near)}" if near else "")) from None
+            raise LegacyError(f"{flag} {name}: no such tensor in the graph{_nearest(name, names)}") from None
     return tensor
 
 
@@ -265,9 +263,14 @@ def _operation(graph, name):
     try:
         return graph.get_operation_by_name(name)
     except (KeyError, ValueError):
-        near = difflib.get_close_matches(name, [op.name for op in graph.get_operations()], n=5, cutoff=0.5)
-        raise LegacyError(f"--train-op {name}: no such operation in the graph"
-                          + (f"; the nearest are {', '.join(near)}" if near else "")) from None
+        names = [op.name for op in graph.get_operations()]
+        raise LegacyError(f"--train-op {name}: no such operation in the graph{_nearest(name, names)}") from None
+
+
+def _nearest(name, names):
+    """"; the nearest are A, B" for the names most like `name`, or "" where none is near."""
+    near = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+    return f"; the nearest are {', '.join(near)}" if near else ""
 
 
 def _ancestors(*tensors_or_ops):
