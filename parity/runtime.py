@@ -92,7 +92,8 @@ def select_device(device="auto"):
         tf_gpus = tf.config.get_visible_devices("GPU")
         if tf_gpus:
             tf.config.experimental.enable_op_determinism()
-        gpus = gpus or tf_gpus
+        if backend == "tensorflow":
+            gpus = tf_gpus  # on JAX, a GPU TensorFlow sees is not the one the port trains on
     if device == "gpu" and not gpus:
         raise RuntimeError(f"--device gpu: no GPU is visible to Keras' {backend} backend"
                            + ("" if backend == "jax" or has_tensorflow() else " (TensorFlow is not installed)"))
