@@ -225,3 +225,11 @@ def test_accuracy_traces_are_drawn(tmp_path):
                                                                "function": {250: 70.1, 300: 65.0}},
                                       {"function": {300: 73.2}}, "resnet18")
     assert path.read_bytes().startswith(b"\x89PNG") and not list(tmp_path.glob("*.tmp*"))
+
+
+def test_accuracies_that_part_after_agreeing_early_point_to_the_recipes_spread():
+    chaotic = checks.accuracy(70.24, 73.02, 200, TOL, {"free_running_loss_diff_first_10_steps": 1.9e-6})
+    assert not chaotic.passed and "part by 2.78 points, yet their first 10 free-running losses agree" in chaotic.message
+    assert "accuracy_points" in chaotic.message
+    apart = checks.accuracy(70.24, 73.02, 200, TOL, {"free_running_loss_diff_first_10_steps": 0.3})
+    assert not apart.passed and apart.message == "accuracies 70.24% and 73.02% part by 2.78 points"
