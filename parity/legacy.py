@@ -24,9 +24,11 @@ keyword arguments `graph`, `seed` and `inputs`, which are then passed.
 """
 import collections
 import difflib
+import functools
 import importlib
 import inspect
 import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -126,7 +128,9 @@ def load_function(reference, flag, search_path=None):
         if e.name and module_name.startswith(e.name):
             raise LegacyError(f"{flag} {reference}: no module named {e.name!r} (searched the current folder "
                               "and the Python path)") from None
-        raise
+        raise LegacyError(f"{flag} {reference}: importing {module_name} failed: {_raised(e)}") from None
+    except Exception as e:  # the user's module fails as it is imported
+        raise LegacyError(f"{flag} {reference}: importing {module_name} failed: {_raised(e)}") from None
     function = getattr(module, function_name, None)
     if function is None:
         public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
@@ -135,7 +139,32 @@ def load_function(reference, flag, search_path=None):
                           + (f"; did you mean {', '.join(near)}?" if near else ""))
     if not callable(function):
         raise LegacyError(f"{flag} {reference}: {function_name} is a {type(function).__name__}, not a function")
-    return function
+    return _reported(function, flag, reference)
+
+
+def _reported(function, flag, reference):
+    """`function`, whose exceptions become one LegacyError naming it, the error and the line of the
+    user's code it came from: the user's code failing is bad input, not tf-parity's crash."""
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except LegacyError:
+            raise
+        except Exception as e:
+            raise LegacyError(f"{flag} {reference} raised {_raised(e)}") from None
+    return call
+
+
+def _raised(error):
+    """"TypeError: the first line of its message (at file:line)", the line being the last frame
+    outside installed packages and tf-parity itself: the user's."""
+    text = (str(error).strip().splitlines() or [""])[0]
+    harness = str(Path(__file__).parent)
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if "-packages" not in f.filename and not f.filename.startswith(harness)]
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(error).__name__}: {text}{where}"
 
 
 def normalize(returned, graph, where="the builder"):

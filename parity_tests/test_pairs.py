@@ -224,6 +224,10 @@ def plain_legacy(tmp_path, monkeypatch):
         def wrong():
             return 42
 
+        def layers_of_keras_2():
+            x = v1.placeholder(tf.float32, [None, 784])
+            return v1.layers.dense(x, 10)  # gone with Keras 3
+
         def build_square():
             x = v1.placeholder(tf.float32, [None, 784])
             y = v1.placeholder(tf.float32, [None, 10])
@@ -265,6 +269,9 @@ def plain_legacy(tmp_path, monkeypatch):
             h2 = keras.layers.Dense(32, activation="relu", name="h2")(h1)
             return keras.Model(inputs, keras.layers.Dense(10, name="out")(h2))
 
+        def raises():
+            raise ValueError("the port's own bug")
+
         def conv():
             inputs = keras.Input(shape=(784,))
             x = keras.layers.Reshape((28, 28, 1))(inputs)
@@ -289,6 +296,10 @@ INLINE = ["--legacy-process", "inline", "--dataset", "synthetic", *FAST]
     (["--legacy", "small_tf1:wrong", "--eager", "small_keras:build"],
      "small_tf1:wrong returned int without 'inputs'"),
     (["--legacy", "small_tf1:build", "--eager", "small_keras:nothing"], "module small_keras has no 'nothing'"),
+    (["--legacy", "small_tf1:layers_of_keras_2", "--eager", "small_keras:build"],
+     "--legacy small_tf1:layers_of_keras_2 raised AttributeError: `dense` is not available with Keras 3."),
+    (["--legacy", "small_tf1:build", "--eager", "small_keras:raises"],
+     "--eager small_keras:raises raised ValueError: the port's own bug (at "),
     (["--legacy", "small_tf1:build", "--eager", "small_keras:build", "--map", "map.json"],
      "the map names legacy variable 'W', which the graph does not have"),
     (["--legacy", "small_tf1:build", "--eager", "small_keras:conv"],
