@@ -9,12 +9,8 @@ shift when a layer is added); Adam gets the TF1 optimizer's epsilon (pitfall `ad
 import keras
 from keras import layers
 
-from eager_v2 import optimizers
-
 image_shape = (28, 28, 1)
 code_shape = (7, 7, 1)
-learning_rate = 1e-3
-adam_epsilon = 1e-8  # tf.compat.v1.train.AdamOptimizer's; Keras defaults to 1e-7 (pitfall `adam-epsilon`)
 DECODER_LAYERS = ("decoder_conv1", "decoder_up1", "decoder_conv2", "decoder_up2", "decoder_output")
 
 
@@ -48,19 +44,6 @@ def build_decoder(model):
     return keras.Model(code, x, name="decoder")
 
 
-def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon, fused=True):
-    """Adam with TF1's epsilon; TF's fused update kernel unless `fused=False` (pitfall keras-adam-unfused)."""
-    return optimizers.adam(learning_rate, epsilon, fused)
-
-
 def make_loss():
     return keras.losses.BinaryCrossentropy()
 
-
-def train_seed002(model, images, epochs=1, batch_size=64, verbose=2):
-    """The document's fit: images against themselves, validation_split 0.1, EarlyStopping(patience=2)
-    on the loss. Returns the History."""
-    model.compile(optimizer=make_optimizer(), loss=make_loss(), jit_compile=False)
-    early_stopping = keras.callbacks.EarlyStopping(patience=2, monitor="loss")
-    return model.fit(images, images, batch_size=batch_size, epochs=epochs, validation_split=0.1,
-                     callbacks=[early_stopping], verbose=verbose)

@@ -13,13 +13,8 @@ loss reads them, so the loss of the model's own output is never clipped.
 """
 import keras
 
-from eager_v2 import optimizers
-from eager_v2.training import Trainer
-
 image_shape = (64, 64, 3)
 num_classes = 5
-learning_rate = 1e-3
-adam_epsilon = 1e-8  # tf.compat.v1.train.AdamOptimizer's; Keras defaults to 1e-7 (pitfall `adam-epsilon`)
 pool_name = "global_average_pooling2d"
 REDUCTIONS = {"mean": "sum_over_batch_size", "sum": "sum"}
 
@@ -35,11 +30,6 @@ def build_model(num_classes=num_classes, image_shape=image_shape):
     return model
 
 
-def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon, fused=True):
-    """Adam with TF1's epsilon; TF's fused update kernel unless `fused=False` (pitfall keras-adam-unfused)."""
-    return optimizers.adam(learning_rate, epsilon, fused)
-
-
 def make_loss(reduction="mean"):
     """Sparse categorical cross-entropy on the softmax output, batch mean or sum.
 
@@ -50,13 +40,3 @@ def make_loss(reduction="mean"):
         raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
     return keras.losses.SparseCategoricalCrossentropy(from_logits=False, reduction=REDUCTIONS[reduction])
 
-
-def train_seed003(model, batches, num_steps, reduction="sum", log=print):
-    """The document's loop: `num_steps` eager GradientTape steps with Adam(1e-3) on (images,
-    labels) from `batches`, logging each step's loss; returns the step losses.
-
-    Adam gets epsilon 1e-8 like the legacy graph (the document kept Keras' 1e-7); the loop
-    stays eager as the document's was.
-    """
-    trainer = Trainer(model, make_optimizer(), make_loss(reduction), style="eager")
-    return trainer.train(iter(batches), num_steps, on_step=lambda i, loss: log(f"loss: {loss}"))

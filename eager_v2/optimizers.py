@@ -35,7 +35,9 @@ class FusedAdam(keras.optimizers.Adam):
 
 
 def adam(learning_rate, epsilon, fused=True):
-    """The recipe's Adam: FusedAdam, or with `fused=False` (or on a backend other than TensorFlow,
-    where the TensorFlow kernel cannot run) keras.optimizers.Adam itself."""
+    """The recipe's Adam, the one optimizer factory of the Keras models (the harness passes each
+    model's registered learning rate and epsilon; TF1's AdamOptimizer has epsilon 1e-8 where Keras
+    defaults to 1e-7, pitfall `adam-epsilon`): FusedAdam, or with `fused=False` (or on a backend other
+    than TensorFlow, where the TensorFlow kernel cannot run) keras.optimizers.Adam itself."""
     fused = fused and keras.backend.backend() == "tensorflow"
     return (FusedAdam if fused else keras.optimizers.Adam)(learning_rate=learning_rate, epsilon=epsilon)

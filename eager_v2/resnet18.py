@@ -13,12 +13,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from eager_v2 import optimizers
-
 image_shape = (32, 32, 3)
 num_classes = 100
-learning_rate = 0.01
-adam_epsilon = 1e-8  # tf.compat.v1.train.AdamOptimizer's; Keras defaults to 1e-7 (pitfall `adam-epsilon`)
 
 
 class BasicBlock(layers.Layer):
@@ -96,23 +92,6 @@ def endpoints(model, x, training=False):
     return out
 
 
-def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon, fused=True):
-    """Adam with TF1's epsilon; TF's fused update kernel unless `fused=False` (pitfall keras-adam-unfused)."""
-    return optimizers.adam(learning_rate, epsilon, fused)
-
-
 def make_loss():
     return keras.losses.CategoricalCrossentropy(from_logits=True)
 
-
-def train_seed004(model, train_data, test_data, epochs=5, validation_freq=2, steps_per_epoch=None, verbose=2):
-    """The document's recipe: compile with Adam and from-logits categorical cross-entropy,
-    fit with validation every `validation_freq` epochs, then evaluate. Data are tf.data
-    datasets (or anything fit accepts) of (images, one-hot labels).
-
-    Returns (History, [test loss, test accuracy]).
-    """
-    model.compile(optimizer=make_optimizer(), loss=make_loss(), metrics=["accuracy"], jit_compile=False)
-    history = model.fit(train_data, epochs=epochs, validation_data=test_data, validation_freq=validation_freq,
-                        steps_per_epoch=steps_per_epoch, shuffle=False, verbose=verbose)
-    return history, model.evaluate(test_data, verbose=verbose)

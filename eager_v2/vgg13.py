@@ -10,12 +10,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from eager_v2 import optimizers
-
 image_shape = (32, 32, 3)
 num_classes = 100
-learning_rate = 1e-4
-adam_epsilon = 1e-8  # tf.compat.v1.train.AdamOptimizer's; Keras defaults to 1e-7 (pitfall `adam-epsilon`)
 units = (64, 128, 256, 512, 512)
 
 
@@ -66,34 +62,6 @@ def endpoints(model, x, training=False):
     return out
 
 
-def make_optimizer(learning_rate=learning_rate, epsilon=adam_epsilon, fused=True):
-    """Adam with TF1's epsilon; TF's fused update kernel unless `fused=False` (pitfall keras-adam-unfused)."""
-    return optimizers.adam(learning_rate, epsilon, fused)
-
-
 def make_loss():
     return keras.losses.CategoricalCrossentropy(from_logits=True)
 
-
-def train_seed000(model, train_batches, test_batches, epochs, num_classes=num_classes, style="function", log=print):
-    """The document's loop: per epoch, Adam steps over the training batches (the loss every
-    100 steps), then test accuracy. Batches are (images, integer labels) pairs.
-
-    Returns the test accuracy after each epoch.
-    """
-    from eager_v2.training import Trainer
-    trainer = Trainer(model, make_optimizer(), make_loss(), style)
-    accuracies = []
-    for epoch in range(epochs):
-        for step, (x, y) in enumerate(train_batches()):
-            loss = trainer.train_step(x, np.eye(num_classes, dtype=np.float32)[y])
-            if step % 100 == 0:
-                log(f"{epoch} {step} loss: {loss:.4f}")
-        total = total_correct = 0
-        for x, y in test_batches():
-            pred = np.argmax(model(x, training=False), axis=1)
-            total_correct += int(np.sum(pred == y))
-            total += len(y)
-        accuracies.append(total_correct / total)
-        log(f"acc: {accuracies[-1]:.4f}")
-    return accuracies

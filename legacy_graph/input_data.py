@@ -1,16 +1,24 @@
 """Stand-in for the removed `tensorflow.examples.tutorials.mnist.input_data`.
 
-Same interface as the TF1 tutorial module: `read_data_sets(...)` returns train / validation /
-test `DataSet`s whose `next_batch` reshuffles every epoch and completes the last partial batch
-from the next epoch. Files are found by `parity.datasets` (no download).
+Same interface as the TF1 tutorial module: `read_data_sets(train_dir, ...)` reads the four MNIST
+IDX files (plain or .gz) in `train_dir` and returns train / validation / test `DataSet`s whose
+`next_batch` reshuffles every epoch and completes the last partial batch from the next epoch.
+Nothing is downloaded. `from_arrays` makes the same splits of images already in memory.
 """
 import collections
+import gzip
+from pathlib import Path
 
 import numpy as np
 
-from parity import datasets
-
 Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+NUM_CLASSES = 10
 
 
 def dense_to_one_hot(labels_dense, num_classes):
@@ -73,30 +81,60 @@ class DataSet:
         return self._images[picked], self._labels[picked]
 
 
-def read_data_sets(train_dir=None, one_hot=False, reshape=True, validation_size=5000, seed=None,
-                   dataset="mnist"):
-    """Loads a data set as the TF1 tutorial did: the first `validation_size` training images
-    become the validation split.
+def read_idx(path, ndim):
+    """An unsigned-byte IDX file of `ndim` dimensions (gzipped where the name ends in .gz) as uint8."""
+    path = Path(path)
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    header = 4 + 4 * ndim
+    if len(raw) < header or raw[:4] != bytes([0, 0, 0x08, ndim]):
+        raise ValueError(f"{path}: not an unsigned-byte IDX file of {ndim} dimension(s)")
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    if len(raw) - header != int(np.prod(dims)):
+        raise ValueError(f"{path}: header says {'x'.join(map(str, dims))}, found {len(raw) - header} bytes of data")
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
+
+
+def _idx_file(train_dir, stem):
+    for candidate in (train_dir / stem, train_dir / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{train_dir}: no {stem} or {stem}.gz")
+
+
+def read_data_sets(train_dir, one_hot=False, reshape=True, validation_size=5000, seed=None):
+    """Reads MNIST-format IDX files as the TF1 tutorial did: the first `validation_size` training
+    images become the validation split.
 
     Args:
-      train_dir: folder with the data files (searched first); None uses the usual search order.
+      train_dir: folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte,
+        t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each plain or .gz.
       one_hot: labels as float32 one-hot rows instead of integers.
-      reshape: flatten images to [N, H*W*C] (the tutorial's default).
+      reshape: flatten images to [N, H*W] (the tutorial's default).
       validation_size: training examples held out for validation.
       seed: seed of the shuffling in `next_batch`.
-      dataset: which data set (`mnist`, `fashion_mnist`, `digits`, `synthetic` or `auto`).
     Returns:
-      Datasets(train, validation, test).
+      Datasets(train, validation, test), images float32 in [0, 1].
     """
-    data = datasets.load(dataset, data_dir=train_dir)
-    if not 0 <= validation_size <= len(data.x_train):
+    train_dir = Path(train_dir)
+    arrays = {role: read_idx(_idx_file(train_dir, stem), 3 if role.endswith("images") else 1)
+              for role, stem in IDX_FILES.items()}
+    images = {split: (arrays[f"{split}_images"].astype(np.float32) / 255.0)[..., None]  # [N, H, W] -> [N, H, W, 1]
+              for split in ("train", "test")}
+    return from_arrays((images["train"], arrays["train_labels"].astype(np.int64)),
+                       (images["test"], arrays["test_labels"].astype(np.int64)),
+                       NUM_CLASSES, one_hot, reshape, validation_size, seed)
+
+
+def from_arrays(train, test, num_classes, one_hot=False, reshape=True, validation_size=5000, seed=None):
+    """Datasets(train, validation, test) of (images [N, H, W, C] in [0, 1], int labels [N]) pairs,
+    split and encoded as read_data_sets does."""
+    (x_train, y_train), (x_test, y_test) = train, test
+    if not 0 <= validation_size <= len(x_train):
         raise ValueError(
-            f"Validation size should be between 0 and {len(data.x_train)}. Received: {validation_size}.")
-    y_train, y_test = data.y_train, data.y_test
+            f"Validation size should be between 0 and {len(x_train)}. Received: {validation_size}.")
     if one_hot:
-        y_train = dense_to_one_hot(y_train, data.num_classes)
-        y_test = dense_to_one_hot(y_test, data.num_classes)
-    train = DataSet(data.x_train[validation_size:], y_train[validation_size:], reshape, seed)
-    validation = DataSet(data.x_train[:validation_size], y_train[:validation_size], reshape, seed)
-    test = DataSet(data.x_test, y_test, reshape, seed)
-    return Datasets(train=train, validation=validation, test=test)
+        y_train = dense_to_one_hot(y_train, num_classes)
+        y_test = dense_to_one_hot(y_test, num_classes)
+    return Datasets(train=DataSet(x_train[validation_size:], y_train[validation_size:], reshape, seed),
+                    validation=DataSet(x_train[:validation_size], y_train[:validation_size], reshape, seed),
+                    test=DataSet(x_test, y_test, reshape, seed))

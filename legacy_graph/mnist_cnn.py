@@ -5,14 +5,9 @@ conv 5x5x16x36 (SAME, +bias, 2x2 max-pool, ReLU) -> [batch, 7, 7, 36]
 flatten -> [batch, 1764]; fc 128 ReLU; fc 10 (logits)
 softmax_cross_entropy_with_logits_v2, mean; tf.compat.v1.train.AdamOptimizer(1e-4).
 """
-import time
-from datetime import timedelta
-
-import numpy as np
 import tensorflow as tf
 
 from legacy_graph.graph_model import GraphModel, add_endpoint, endpoints
-from parity import evaluation
 
 img_size = 28
 img_size_flat = img_size * img_size
@@ -27,8 +22,6 @@ num_filters2 = 36
 fc_size = 128
 
 learning_rate = 1e-4
-train_batch_size = 64
-test_batch_size = 256
 
 
 def new_weights(shape, name="weights"):
@@ -122,70 +115,3 @@ def build(graph=None, learning_rate=learning_rate, seed=None, inputs=None):
         variables=(w_conv1, b_conv1, w_conv2, b_conv2, w_fc1, b_fc1, w_fc2, b_fc2),
         endpoints=endpoints(graph))
 
-
-class Seed001(evaluation.TestReport):
-    """The document's session workflow: optimize(), print_test_accuracy(), the plots, and a Saver.
-
-    `data` is what `input_data.read_data_sets(..., one_hot=True)` returns.
-    """
-
-    def __init__(self, data, learning_rate=learning_rate, train_batch_size=train_batch_size, seed=None,
-                 class_names=None):
-        self.data = data
-        self.train_batch_size = train_batch_size
-        self.class_names = class_names
-        self.model = build(tf.Graph(), learning_rate=learning_rate, seed=seed)
-        with self.model.graph.as_default():
-            self.saver = tf.compat.v1.train.Saver(var_list=list(self.model.variables), max_to_keep=None)
-            init = tf.compat.v1.global_variables_initializer()
-        self.session = tf.compat.v1.Session(graph=self.model.graph)
-        self.session.run(init)
-        self.total_iterations = 0
-
-    def optimize(self, num_iterations, log=print, progress=None):
-        """Runs `num_iterations` Adam steps on training batches; returns the seconds it took."""
-        m = self.model
-        start_time = time.time()
-        for i in range(self.total_iterations, self.total_iterations + num_iterations):
-            x_batch, y_true_batch = self.data.train.next_batch(self.train_batch_size)
-            feed_dict_train = {m.inputs: x_batch, m.labels: y_true_batch}
-            self.session.run(m.train_op, feed_dict=feed_dict_train)
-            if i % 100 == 0:
-                acc = self.session.run(m.accuracy, feed_dict=feed_dict_train)
-                log(f"Optimization Iteration: {i + 1:>6}, Training Accuracy: {acc:>6.1%}")
-            if progress is not None:
-                progress.update(1)
-        self.total_iterations += num_iterations
-        time_dif = time.time() - start_time
-        log("Time usage: " + str(timedelta(seconds=int(round(time_dif)))))
-        return time_dif
-
-    def predict_cls(self, images, batch_size=test_batch_size):
-        """Predicted classes, in batches of `batch_size` as the document evaluated."""
-        cls_pred = np.zeros(shape=len(images), dtype=np.int64)
-        for i in range(0, len(images), batch_size):
-            j = min(i + batch_size, len(images))
-            cls_pred[i:j] = self.session.run(self.model.y_pred_cls, feed_dict={self.model.inputs: images[i:j]})
-        return cls_pred
-
-    def layer_output(self, name, image):
-        """One image's output of a named layer (for example `conv1_relu`): [H, W, C]."""
-        values = self.session.run(self.model.endpoints[name], feed_dict={self.model.inputs: [image]})
-        return values[0]
-
-    def conv_weights(self, name):
-        """A conv layer's filters, [h, w, in, out]."""
-        weights = {v.name: v for v in self.model.variables}[f"{name}/weights:0"]
-        return self.session.run(weights)
-
-    def save(self, path):
-        # Saver builds ops on use: outside its graph it would act as if eager and refuse.
-        with self.model.graph.as_default():
-            return self.saver.save(self.session, str(path))
-
-    def restore(self, path):
-        with self.model.graph.as_default():
-            self.saver.restore(self.session, str(path))
-
-    def close(self):
-        self.session.close()

@@ -47,25 +47,3 @@ def print_test_accuracy(images, cls_true, cls_pred, num_classes, show_example_er
 def _write(out_dir, prefix, name):
     return str(Path(out_dir) / f"{prefix}{name}")
 
-
-class TestReport:
-    """The document's test report and context management, shared by both trees' Seed001 workflows.
-
-    Needs `data` (from input_data.read_data_sets(one_hot=True)), `class_names`, `predict_cls(images)`
-    and `close()`.
-    """
-
-    def print_test_accuracy(self, show_example_errors=False, show_confusion_matrix=False, out_dir=None,
-                            prefix="", log=print):
-        """The document's test report, in batches of 256; example errors and the confusion matrix
-        are also written as PNG files when `out_dir` is given."""
-        labels = self.data.test.labels
-        return print_test_accuracy(
-            self.data.test.images, np.argmax(labels, axis=1), self.predict_cls(self.data.test.images),
-            labels.shape[1], show_example_errors, show_confusion_matrix, out_dir, prefix, self.class_names, log)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -278,7 +278,8 @@ CATALOGUE = (
         port="keras.optimizers.Adam(epsilon=1e-8) is a faithful port within parity's tolerances. Where the "
              "optimizer's ops show in the step time, eager_v2.optimizers.FusedAdam is Keras' Adam calling "
              "TF's fused kernel: TF1's update bit for bit while beta^t agrees, Keras' slots and config; "
-             "eager_v2's models train with it (make_optimizer(fused=False) gives Keras' own).",
+             "eager_v2's models train with it (eager_v2.optimizers.adam(learning_rate, epsilon, fused=False) "
+             "gives Keras' own).",
         scan="run: the same algebra in other ops: an ulp of rounding and the step time, measured by a run",
         models=("mnist_cnn", "vgg13", "resnet18", "conv_autoencoder", "mobilenet_v2")),
     Pitfall(

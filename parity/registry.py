@@ -2,6 +2,11 @@
 A user's own pair (parity.config) is a ModelSpec too, its two sides named in `pair_legacy` and
 `pair_eager`.
 
+The recipe here is what the harness trains with: the legacy builder gets its learning rate, and the
+Keras side eager_v2.optimizers.adam(learning_rate, epsilon). A model is its two modules, a legacy one
+giving build(graph, learning_rate, seed, inputs) and a Keras one giving build_model() and
+make_loss(), and one registration: an entry in MODELS below, or register(ModelSpec(...)).
+
 Importing this module does not import TensorFlow; the builders are loaded on first use.
 """
 import importlib
@@ -68,7 +73,7 @@ class ModelSpec:
     parity_steps: int = 200      # matched steps `tf-parity parity` compares by default
     parity_batch_size: int = 0   # 0: the recipe's batch size
     # The accuracy check reads the test figure over this many checkpoints at the end of the free run
-    # (parity.suite.free_run); 1: the weights after the last step alone.
+    # (parity.free_runs.free_run); 1: the weights after the last step alone.
     accuracy_checkpoints: int = 1
     # Read the test accuracy with batch statistics (batch norm in training mode over test batches
     # of 256) instead of the moving ones, for a recipe too short for its moving statistics to
@@ -168,7 +173,7 @@ MODELS = {
             26.0, "At the document's Adam 0.01 short runs are chaotic from the second step on, and the test "
                   "accuracy of one run jumps from step to step (40.53% at step 300, 76.14% at step 320; 73.20% "
                   "at step 300 with batch statistics: the moving averages lag), so it is read over steps 260 to "
-                  "300 (parity.suite.free_run). After 300 free-running steps of batch 32 on the Fashion-MNIST "
+                  "300 (parity.free_runs.free_run). After 300 free-running steps of batch 32 on the Fashion-MNIST "
                   "stand-in, eight runs per style, from the start and from starts one float32 ulp away, read so: "
                   "legacy 58.19% to 70.57% (12.38 points apart, mean 65.83%), tf.function 57.34% to 69.36% "
                   "(12.02, mean 64.35%), all 16 within 13.23. Twice the legacy spread (the other models' rule) "
@@ -232,6 +237,14 @@ MODELS = {
                  "the legacy spread.")),),
     ),
 }
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Adds `spec` to MODELS, so that every command, check and test that lists the models finds it."""
+    if spec.name in MODELS:
+        raise ValueError(f"a model named {spec.name!r} is already registered")
+    MODELS[spec.name] = spec
+    return spec
 
 
 def get(name: str) -> ModelSpec:

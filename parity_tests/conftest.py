@@ -49,9 +49,9 @@ def write_idx_set(folder, n_train=120, n_test=40, gz=True, seed=0):
 @pytest.fixture
 def isolated_data(tmp_path, monkeypatch):
     """No data set on any search path: an empty Keras home, no $TF_PARITY_DATA, no system folders."""
-    from parity.datasets import registry
+    from parity.datasets import base
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.delenv("TF_PARITY_DATA", raising=False)
-    monkeypatch.setattr(registry, "SYSTEM_ROOTS", [tmp_path / "system"])
+    monkeypatch.setattr(base, "SYSTEM_ROOTS", [tmp_path / "system"])
     return tmp_path

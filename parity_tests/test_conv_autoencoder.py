@@ -1,5 +1,5 @@
 """Seed 002's autoencoder: the standalone decoders built from the trained model equal the full
-model on the encoder's code, in each style; the document's fit runs."""
+model on the encoder's code, in each style (the document's fit is in test_documents.py)."""
 import numpy as np
 import pytest
 
@@ -56,11 +56,3 @@ def test_graph_decoder_on_the_code_equals_the_full_model(trained):
         session.run(assign)
         codes = session.run(code, {x_in: x})
         np.testing.assert_array_equal(session.run(decoded, {code_in: codes}), session.run(model.logits, {model.inputs: x}))
-
-
-def test_the_documents_fit_runs():
-    model = eager_cae.build_model()
-    images = np.random.default_rng(2).uniform(size=(40, 28, 28, 1)).astype(np.float32)
-    history = eager_cae.train_seed002(model, images, epochs=2, batch_size=8, verbose=0)
-    assert len(history.history["loss"]) == 2 and len(history.history["val_loss"]) == 2
-    assert model.optimizer.epsilon == 1e-8

@@ -64,11 +64,12 @@ def test_mnist_cnn_initializers_follow_the_document():
 def test_kink_ops_pair_up_in_forward_order(pair):
     # The gradients check tells rounding at a kink from a wrong port by pairing the styles'
     # ReLU / max-pool inputs one to one; that must hold for every model.
-    from parity import kinks, suite
+    from parity import kinks
+    from parity.training_data import prepare_data
 
     spec, legacy, eager = pair
     transfer.transfer(legacy, eager)
-    x, y = suite.prepare_data(spec, "synthetic").batch_at(0, 2)
+    x, y = prepare_data(spec, "synthetic").batch_at(0, 2)
     _, _, ops_l, values_l = legacy.gradients_and_kinks(x, y)
     saved = eager.get_weights()
     _, _, ops_e, values_e = eager.gradients_and_kinks(x, y)
@@ -77,17 +78,55 @@ def test_kink_ops_pair_up_in_forward_order(pair):
     assert kinks.crossings(ops_l, values_l, ops_e, values_e) == []
 
 
+def test_both_sides_train_with_the_registered_recipe(pair):
+    """The registry's recipe is the one source the harness trains with: the legacy graph's Adam is read
+    back from its update ops, the Keras side's from its optimizer (eager_v2.optimizers.adam)."""
+    from parity import legacy as legacy_graphs
+    from parity.runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    spec, legacy, eager = pair
+    recipe = spec.recipe
+    applies = legacy_graphs.update_ops(legacy.model.train_op).values()
+    assert len(applies) == sum(legacy.trainable_mask) and recipe.optimizer == "adam"
+    for op in applies:
+        # Read as constants: under UPDATE_OPS a session would want a batch fed to fetch them.
+        args = [arg.name for arg in op.op_def.input_arg]
+        assert op.type == "ResourceApplyAdam", op.name
+        assert tf.get_static_value(op.inputs[args.index("lr")]) == np.float32(recipe.learning_rate), op.name
+        assert tf.get_static_value(op.inputs[args.index("epsilon")]) == np.float32(recipe.epsilon), op.name
+    keras_adam = eager.trainer.optimizer
+    assert float(keras_adam.learning_rate) == pytest.approx(recipe.learning_rate, rel=1e-7)
+    assert keras_adam.epsilon == recipe.epsilon
+
+
 @pytest.mark.parametrize("name", list(registry.MODELS))
-def test_the_model_files_constants_are_the_registrations(name):
-    """The model trees keep the documents' constants as their authors wrote them; the registry is
-    where the harness reads them. They must not drift apart."""
+def test_the_legacy_builders_defaults_are_the_registrations(name):
+    """The legacy tree keeps the documents' constants as their authors wrote them (its builder's
+    default learning rate, its class count); they must not drift from the registry."""
+    import inspect
+
     spec = registry.get(name)
-    for module in (spec.legacy(), spec.eager()):
-        where = module.__name__
-        assert module.learning_rate == spec.recipe.learning_rate, where
+    legacy, eager = spec.legacy(), spec.eager()
+    assert inspect.signature(legacy.build).parameters["learning_rate"].default == spec.recipe.learning_rate
+    assert legacy.learning_rate == spec.recipe.learning_rate
+    for module in (legacy, eager):
         if hasattr(module, "num_classes"):
-            assert module.num_classes == spec.num_classes, where
-        if hasattr(module, "adam_epsilon"):
-            assert module.adam_epsilon == spec.recipe.epsilon, where
-        if hasattr(module, "train_batch_size"):
-            assert module.train_batch_size == spec.recipe.batch_size, where
+            assert module.num_classes == spec.num_classes, module.__name__
+        assert not hasattr(module, "make_optimizer"), f"{module.__name__}: the optimizer comes from the recipe"
+
+
+def test_the_model_trees_do_not_import_the_harness():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in [*(root / "legacy_graph").glob("*.py"), *(root / "eager_v2").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n == "parity" or n.startswith("parity.") for n in names), f"{path}:{node.lineno}"

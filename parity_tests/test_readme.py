@@ -14,7 +14,7 @@ from parity import cli
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 # The README and the pages it links: every shell block of each is checked.
-PAGES = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "PITFALLS.md"]
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "PITFALLS.md", ROOT / "CONTRIBUTING.md"]
 # Run as written here: each takes seconds.
 QUICK = ("tf-parity models", "tf-parity data", "tf-parity pitfalls --markdown",
          "tf-parity map --config examples/deep_mnist/pair.toml")
@@ -85,6 +85,11 @@ def test_every_other_command_names_what_exists(command):
     if words[0] == "make":
         targets = re.findall(r"^([a-z]+):", (ROOT / "Makefile").read_text(), flags=re.M)
         assert words[1] in targets, command
+    elif words[:3] == ["python", "-m", "pytest"]:
+        for target in (w for w in words[3:] if not w.startswith("-")):
+            path, _, test = target.partition("::")
+            assert (ROOT / path).exists(), command
+            assert not test or f"def {test}(" in (ROOT / path).read_text(), command
     elif words[0] == "python":
         assert (ROOT / words[1]).is_file(), command
     else:

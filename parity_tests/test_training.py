@@ -1,20 +1,21 @@
-"""Training in every style: one-step smoke tests, the same losses in every Keras path, and
-the document's workflow (optimize, test report, plots, Saver) in both trees."""
+"""Training in every style: one-step smoke tests, the same losses in every Keras path, and the
+function style's blocks of steps. The document's workflow is in test_documents.py."""
 import numpy as np
 import pytest
 
 from eager_v2 import mnist_cnn as eager_mnist
+from eager_v2 import optimizers
 from eager_v2.training import STYLES, Trainer
-from legacy_graph import input_data, mnist_cnn as legacy_mnist
-from parity import registry, suite
+from parity import registry
 from parity.runners import GraphRunner, KerasRunner
+from parity.training_data import prepare_data
 
 SPEC = registry.get("mnist_cnn")
 
 
 @pytest.fixture(scope="module")
 def data():
-    return suite.prepare_data(SPEC, "synthetic")
+    return prepare_data(SPEC, "synthetic")
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -51,49 +52,7 @@ def test_a_partial_batch_traces_the_step_once_more_not_once_per_size(data):
 def test_unknown_training_style_is_refused():
     model = eager_mnist.build_model()
     with pytest.raises(ValueError, match="unknown training style 'graph'; choose one of eager, function, xla, fit"):
-        Trainer(model, eager_mnist.make_optimizer(), eager_mnist.make_loss(), "graph")
-
-
-@pytest.fixture(scope="module")
-def seed_data(tmp_path_factory):
-    from parity_tests.conftest import write_idx_set
-
-    folder = tmp_path_factory.mktemp("idx")
-    write_idx_set(folder, n_train=300, n_test=300)
-    return folder
-
-
-@pytest.mark.parametrize("tree", ["legacy", "eager"])
-def test_seed_workflow_reports_plots_and_saves(tree, seed_data, tmp_path):
-    data = input_data.read_data_sets(seed_data, one_hot=True, validation_size=50, dataset="mnist", seed=0)
-    cls = legacy_mnist.Seed001 if tree == "legacy" else eager_mnist.Seed001
-    lines = []
-    with cls(data, seed=0) as run:
-        seconds = run.optimize(101, log=lines.append)
-        assert run.total_iterations == 101 and seconds > 0
-        assert lines[0].startswith("Optimization Iteration:      1, Training")
-        assert lines[1].startswith("Optimization Iteration:    101, Training")
-        assert lines[-1].startswith("Time usage: 0:00:")
-        result = run.print_test_accuracy(show_example_errors=True, show_confusion_matrix=True,
-                                         out_dir=tmp_path, log=lines.append)
-        assert any(line.startswith("Accuracy on Test-Set:") and "/ 300)" in line for line in lines)
-        assert result.confusion.sum() == 300
-        assert (tmp_path / "example_errors.png").stat().st_size > 1000
-        assert (tmp_path / "confusion_matrix.png").stat().st_size > 1000
-        assert run.conv_weights("conv1").shape == (5, 5, 1, 16)
-        assert run.layer_output("conv2_relu", data.test.images[0]).shape == (7, 7, 36)
-        before = run.predict_cls(data.test.images)
-        saved = run.save(tmp_path / "model")
-        run.optimize(20, log=lines.append)
-        run.restore(saved)
-        np.testing.assert_array_equal(run.predict_cls(data.test.images), before)
-
-
-def test_legacy_sessions_are_closed(seed_data):
-    data = input_data.read_data_sets(seed_data, one_hot=True, validation_size=50, dataset="mnist")
-    with legacy_mnist.Seed001(data) as run:
-        session = run.session
-    assert session._closed
+        Trainer(model, optimizers.adam(1e-4, 1e-8), eager_mnist.make_loss(), "graph")
 
 
 def _stream(batches):

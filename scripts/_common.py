@@ -22,15 +22,14 @@ def parse(description, styles=None):
 
 
 def load(args):
-    from legacy_graph import input_data
     from parity import datasets
+    from parity.datasets import tutorial
 
     name = datasets.resolve(args.dataset, args.data_dir)
     data = datasets.load(name, args.data_dir)
     validation = min(5000, len(data.x_train) // 10)
     print(f"data: {data.summary()}", file=sys.stderr)
-    return name, data.class_names, input_data.read_data_sets(args.data_dir, one_hot=True, dataset=name,
-                                                             validation_size=validation, seed=args.seed)
+    return name, data.class_names, tutorial.data_sets(data, one_hot=True, validation_size=validation, seed=args.seed)
 
 
 def stages(args):

@@ -6,11 +6,10 @@ from _common import load, main, parse, stages
 
 def run():
     args = parse(__doc__, styles=("function", "eager", "xla", "fit"))
-    from eager_v2 import mnist_cnn
     from parity import replay
 
     name, class_names, data = load(args)
-    with mnist_cnn.Seed001(data, style=args.style, seed=args.seed, class_names=class_names) as keras_run:
+    with replay.KerasSeed001(data, style=args.style, seed=args.seed, class_names=class_names) as keras_run:
         replay.replay_seed001(keras_run, data, args.out, args.style, name, stages=stages(args))
 
 

@@ -6,11 +6,10 @@ from _common import load, main, parse, stages
 
 def run():
     args = parse(__doc__)
-    from legacy_graph import mnist_cnn
     from parity import replay
 
     name, class_names, data = load(args)
-    with mnist_cnn.Seed001(data, seed=args.seed, class_names=class_names) as session_run:
+    with replay.GraphSeed001(data, seed=args.seed, class_names=class_names) as session_run:
         replay.replay_seed001(session_run, data, args.out, "legacy", name, stages=stages(args))
 
 

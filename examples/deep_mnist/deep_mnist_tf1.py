@@ -91,12 +91,12 @@ if __name__ == "__main__":
     import sys
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-    from legacy_graph import input_data
+    from parity.datasets import tutorial
 
     parser = argparse.ArgumentParser(description="train Deep MNIST for experts and save its checkpoint")
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
-    data = input_data.read_data_sets(one_hot=True, dataset="auto")
+    data = tutorial.read_data_sets("auto", one_hot=True)
     path = train_and_save(os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints", "model"),
                           data.train.images, data.train.labels, steps=args.steps)
     print(f"saved {path} and {path}.meta")

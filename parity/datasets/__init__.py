@@ -8,18 +8,9 @@ float32 NHWC images in [0, 1] and int64 labels; a user's own `.npz` (parity.data
 is used as it is.
 """
 from parity.datasets.arrays import load_arrays
+from parity.datasets.base import Dataset, DataNotFound, search_roots
 from parity.datasets.errors import DataError
-from parity.datasets.registry import (
-    AUTO_ORDER,
-    DATASETS,
-    Availability,
-    Dataset,
-    DataNotFound,
-    describe,
-    load,
-    resolve,
-    search_roots,
-)
+from parity.datasets.registry import AUTO_ORDER, DATASETS, Availability, describe, load, resolve
 
 __all__ = [
     "AUTO_ORDER",

@@ -9,7 +9,7 @@ import numpy as np
 
 from parity.datasets.errors import DataError
 from parity.datasets.idx import _PICKLED, _check_npz_head
-from parity.datasets.registry import Dataset
+from parity.datasets.base import Dataset
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from parity.datasets import registry  # attributes read at call time: registry may import this module
+from parity.datasets.base import GIVEN_ROOTS, Dataset, DataNotFound, search_roots
 from parity.datasets.errors import DataError
 
 ARCHIVE = "cifar-100-python.tar.gz"
@@ -194,7 +194,7 @@ class Cifar100Dataset:
 
     def locate(self, data_dir=None, explicit=True):
         tried = []
-        for label, root in registry.search_roots(data_dir):
+        for label, root in search_roots(data_dir):
             folders = [root, root / FOLDER] if label == "--data-dir" and explicit else [root / FOLDER]
             for folder in folders:
                 if _holds_members(folder):
@@ -204,10 +204,10 @@ class Cifar100Dataset:
             if archive.is_file():
                 return _Location("archive", archive)
             tried.append(str(archive))
-            if label in registry.GIVEN_ROOTS and (root / FOLDER).is_dir():
+            if label in GIVEN_ROOTS and (root / FOLDER).is_dir():
                 raise DataError(f"{root / FOLDER}: holds none of {', '.join(MEMBERS)}; put Keras' {ARCHIVE} "
                                 "or the files it extracts to there, or rename or remove the folder")
-        raise registry.DataNotFound(f"{self.title} not found; looked in {', '.join(tried)}. {HOW_TO_GET}")
+        raise DataNotFound(f"{self.title} not found; looked in {', '.join(tried)}. {HOW_TO_GET}")
 
     def auto_refusal(self, folder):
         """Why `auto` refuses `folder` (the --data-dir), when it holds the pickles itself; else None."""
@@ -221,13 +221,13 @@ class Cifar100Dataset:
         """Raises the DataError load would raise for the files at `where` (a result of locate)."""
         _read(where)
 
-    def load(self, data_dir=None, explicit=True, image_size=None) -> "registry.Dataset":
+    def load(self, data_dir=None, explicit=True, image_size=None) -> Dataset:
         where = self.locate(data_dir, explicit)  # image_size is ignored: every image is 32x32
         names, (train, y_train), (test, y_test) = _read(where)
         mode = self.label_mode
         other = "coarse" if mode == "fine" else "fine"
         extra = {f"{other}_train": y_train[other], f"{other}_test": y_test[other], f"{other}_names": names[other]}
-        return registry.Dataset(self.name, str(where.path), _images(train), y_train[mode], _images(test),
+        return Dataset(self.name, str(where.path), _images(train), y_train[mode], _images(test),
                                 y_test[mode], num_classes=NUM_CLASSES[mode], class_names=names[mode],
                                 note=f"{other} labels in extra", extra=extra)
 

@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from parity.datasets import registry
+from parity.datasets.base import Dataset, DataNotFound, search_roots
 from parity.datasets.errors import DataError
 from parity.runtime import import_tensorflow
 
@@ -196,7 +196,7 @@ class FlowersDataset:
 
     def locate(self, data_dir=None, explicit=True):
         tried = []
-        for label, root in registry.search_roots(data_dir):
+        for label, root in search_roots(data_dir):
             checks = [("folder", root / FOLDER, Path.is_dir)]
             if label == "--data-dir" and explicit:
                 checks.append(("folder", root, _holds_classes))
@@ -205,7 +205,7 @@ class FlowersDataset:
                 if present(path):
                     return _Location(kind, path)
                 tried.append(str(path))
-        raise registry.DataNotFound(f"{self.title} not found; looked in {', '.join(tried)}. {HOW_TO_GET}")
+        raise DataNotFound(f"{self.title} not found; looked in {', '.join(tried)}. {HOW_TO_GET}")
 
     def auto_refusal(self, folder):
         """Why `auto` refuses `folder` (the --data-dir), when it holds the class folders itself; else None."""
@@ -219,7 +219,7 @@ class FlowersDataset:
         decoding the images."""
         _verify(where)
 
-    def load(self, data_dir=None, explicit=True, image_size=None) -> registry.Dataset:
+    def load(self, data_dir=None, explicit=True, image_size=None) -> Dataset:
         where = self.locate(data_dir, explicit)
         size = _image_size(image_size)
         if where.kind == "archive":
@@ -228,7 +228,7 @@ class FlowersDataset:
             classes = _folder_classes(where.path)
             _check_classes(where.path, classes)
             arrays = _read_split(classes, _read_file, size)
-        return registry.Dataset(self.name, str(where.path), *arrays, num_classes=len(classes),
+        return Dataset(self.name, str(where.path), *arrays, num_classes=len(classes),
                                 class_names=tuple(classes),
                                 note=f"photos resized to {size[0]}x{size[1]}, split 80/20 by class")
 

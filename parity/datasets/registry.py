@@ -1,17 +1,18 @@
 """Where each data set is looked for, how it is loaded, and what `auto` picks."""
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
-from parity.datasets import idx, small
+from parity.datasets.base import GIVEN_ROOTS, Dataset, DataNotFound, search_roots
+from parity.datasets.cifar100 import Cifar100Dataset
 from parity.datasets.errors import DataError
+from parity.datasets.flowers import FlowersDataset
+from parity.datasets.idx import read_idx_pair, read_mnist_npz
+from parity.datasets.small import load_digits, load_synthetic
 
-SYSTEM_ROOTS = [Path("/usr/share/datasets")]
 AUTO_ORDER = ("mnist", "fashion_mnist", "digits")
-GIVEN_ROOTS = ("--data-dir", "$TF_PARITY_DATA")  # folders the user named: what they hold is never passed over
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -19,60 +20,6 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-
-
-class DataNotFound(DataError):
-    """No copy of the data set was found in any search location."""
-
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    source: str
-    x_train: np.ndarray  # float32 [N, H, W, C] in [0, 1]
-    y_train: np.ndarray  # int64 [N]
-    x_test: np.ndarray
-    y_test: np.ndarray
-    num_classes: int
-    class_names: tuple = ()
-    note: str = ""
-    extra: dict = field(default_factory=dict)  # further label sets, e.g. CIFAR-100's coarse labels
-
-    @property
-    def image_shape(self):
-        return tuple(self.x_train.shape[1:])
-
-    def summary(self) -> str:
-        text = (f"{self.name} from {self.source}: {len(self.x_train)} train / {len(self.x_test)} test "
-                f"images of {'x'.join(map(str, self.image_shape))}, {self.num_classes} classes")
-        return f"{text} ({self.note})" if self.note else text
-
-
-def search_roots(data_dir=None):
-    """The folders searched, in order, as (label, path) pairs; a given folder that is not one is an error."""
-    roots = []
-    if data_dir:
-        roots.append(("--data-dir", _given_folder("--data-dir", str(data_dir))))
-    if os.environ.get("TF_PARITY_DATA"):
-        roots.append(("$TF_PARITY_DATA", _given_folder("$TF_PARITY_DATA", os.environ["TF_PARITY_DATA"])))
-    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
-    roots.append(("Keras cache", keras_home / "datasets"))
-    roots.extend(("system packages", root) for root in SYSTEM_ROOTS)
-    return roots
-
-
-def _given_folder(label, value):
-    """`value` as a folder path, or a DataError: a folder the user names must exist."""
-    path = Path(value).expanduser()
-    if path.is_dir():
-        return path
-    problem = "does not exist" if not path.exists() else "is a file" if path.is_file() else "is not a folder"
-    if label == "--data-dir":
-        raise DataError(f"--data-dir {path}: {problem}; pass the folder that holds the data files, "
-                        "or leave --data-dir out to search the usual places")
-    shown = value if str(path) == value else f"{value} ({path})"
-    raise DataError(f"$TF_PARITY_DATA is {shown}, which {problem}; set it to the folder that holds "
-                    "the data files, or unset it")
 
 
 @dataclass(frozen=True)
@@ -148,9 +95,9 @@ class IdxDataset:
     def _read(self, where: _Location):
         """uint8 images [N, H, W] and int64 labels of both splits, each file checked."""
         if where.kind == "npz":
-            return idx.read_mnist_npz(where.path)
-        train = idx.read_idx_pair(where.files["train_images"], where.files["train_labels"])
-        test = idx.read_idx_pair(where.files["test_images"], where.files["test_labels"])
+            return read_mnist_npz(where.path)
+        train = read_idx_pair(where.files["train_images"], where.files["train_labels"])
+        test = read_idx_pair(where.files["test_images"], where.files["test_labels"])
         if train[0].shape[1:] != test[0].shape[1:]:
             raise DataError(f"{where.path}: train images are {train[0].shape[1:]} but test images "
                             f"are {test[0].shape[1:]}")
@@ -199,9 +146,6 @@ def _to_float(images):
     return (images.astype(np.float32) / 255.0)[..., None]
 
 
-from parity.datasets.cifar100 import Cifar100Dataset  # noqa: E402  (they read this module at call time)
-from parity.datasets.flowers import FlowersDataset  # noqa: E402
-
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
@@ -221,9 +165,9 @@ DATASETS = {
     ),
     **{d.name: d for d in (Cifar100Dataset("fine"), Cifar100Dataset("coarse"), FlowersDataset())},
     "digits": BuiltinDataset("digits", "scikit-learn digits resized to 28x28",
-                             "scikit-learn (bundled)", small.load_digits),
+                             "scikit-learn (bundled)", load_digits),
     "synthetic": BuiltinDataset("synthetic", "deterministic synthetic 28x28 classes",
-                                "generated (seed 0)", small.load_synthetic),
+                                "generated (seed 0)", load_synthetic),
 }
 
 

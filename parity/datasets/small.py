@@ -1,7 +1,7 @@
 """Data sets that are always present: scikit-learn's digits, and a synthetic set for fast tests."""
 import numpy as np
 
-from parity.datasets import registry
+from parity.datasets.base import Dataset
 
 DIGITS_TEST_FRACTION = 0.2
 
@@ -19,7 +19,7 @@ def load_digits(size: int = 28):
     x_train, x_test, y_train, y_test = train_test_split(
         resized[..., None], digits.target.astype(np.int64),
         test_size=DIGITS_TEST_FRACTION, stratify=digits.target, random_state=0)
-    return registry.Dataset("digits", "scikit-learn (bundled)", x_train, y_train, x_test, y_test,
+    return Dataset("digits", "scikit-learn (bundled)", x_train, y_train, x_test, y_test,
                             num_classes=10, class_names=tuple(str(i) for i in range(10)),
                             note="8x8 digits resized to 28x28")
 
@@ -41,7 +41,7 @@ def synthetic_images(num: int, shape=(28, 28, 1), num_classes: int = 10, seed: i
 
 def load_synthetic(num_train: int = 512, num_test: int = 256, shape=(28, 28, 1), num_classes: int = 10):
     x, y = synthetic_images(num_train + num_test, shape, num_classes, seed=0)
-    return registry.Dataset("synthetic", "generated (seed 0)", x[:num_train], y[:num_train],
+    return Dataset("synthetic", "generated (seed 0)", x[:num_train], y[:num_train],
                             x[num_train:], y[num_train:], num_classes=num_classes,
                             class_names=tuple(str(i) for i in range(num_classes)),
                             note="deterministic, for tests")
