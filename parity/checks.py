@@ -1,4 +1,4 @@
-"""The six parity checks, in the order of DESIGN.md. Each returns a `Check` whose message
+"""The six parity checks, in the order of docs/checks.md. Each returns a `Check` whose message
 names the layer or variable where the two styles first part.
 
 Every comparison looks for NaN and infinity first: a difference with a NaN in it is never
@@ -445,7 +445,7 @@ def accuracy(acc_l, acc_e, steps, tolerances, free_running=None, chance=None, ch
     """6. Test accuracy (percent) of both styles after the same recipe from the same start, each
     training on its own; `free_running` adds figures of how their losses drifted apart. With more
     than one of `checkpoints` (the steps whose weights scored a share of the test set, see
-    parity.suite.free_run) the accuracies are read over the run's tail.
+    parity.free_runs.free_run) the accuracies are read over the run's tail.
 
     `chance` (percent: what always answering the most frequent test class scores): where the
     accuracies agree but one lies below tolerances.informative_accuracy's floor, two models that

@@ -129,6 +129,14 @@ def digest(method, args, kwargs):
     return h.hexdigest()[:20]
 
 
+def _answering(name, how):
+    """A runner method `name` that the object answers with self.<how>(name, *args, **kwargs)."""
+    def answer(self, *args, **kwargs):
+        return getattr(self, how)(name, *args, **kwargs)
+    answer.__name__ = name
+    return answer
+
+
 # ----------------------------------------------------------------------------- recording
 
 class _State:
@@ -289,10 +297,11 @@ class Mirror:
             raise RecordError(f"recording: the legacy side was never asked {method} on these inputs")
         return self._recorder.latest[key]
 
-    def __getattr__(self, name):
-        if name in ANSWERED:
-            return lambda *args, **kwargs: self._same(name, *args, **kwargs)
-        raise AttributeError(name)
+    forward = _answering("forward", "_same")
+    endpoint_values = _answering("endpoint_values", "_same")
+    gradients_and_kinks = _answering("gradients_and_kinks", "_same")
+    predict = _answering("predict", "_same")
+    training_state = _answering("training_state", "_same")
 
     def param_counts(self):
         return self._recorder._runner.param_counts()
@@ -312,6 +321,10 @@ class Mirror:
 
     def reset_optimizer(self):
         self.watch.reset()
+
+    def restore_training_state(self, state, step):
+        self._weights = [np.asarray(v) for _, v in state][:len(self.names)]
+        self.watch.reset(step)
 
     def forced_step(self, x, y, gradients):
         loss, _, after = self._recorder.last_step
@@ -362,10 +375,15 @@ class Replay:
         self._asked[question] += 1
         return decode(value, self.record["arrays"])
 
-    def __getattr__(self, name):
-        if name in ANSWERED:
-            return lambda *args, **kwargs: self._answer(name, *args, **kwargs)
-        raise AttributeError(name)
+    param_counts = _answering("param_counts", "_answer")
+    layer_shapes = _answering("layer_shapes", "_answer")
+    info = _answering("info", "_answer")
+    forward = _answering("forward", "_answer")
+    loss = _answering("loss", "_answer")
+    loss_and_gradients = _answering("loss_and_gradients", "_answer")
+    gradients_and_kinks = _answering("gradients_and_kinks", "_answer")
+    predict = _answering("predict", "_answer")
+    training_state = _answering("training_state", "_answer")
 
     def get_weights(self):
         return [np.array(w) for w in self.state.weights]

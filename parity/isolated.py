@@ -60,11 +60,6 @@ class IsolatedRunner:
         self._conn.send((method, args, kwargs))
         return self._answer()
 
-    def __getattr__(self, name):
-        if name.startswith("_") or name not in _FORWARDED:
-            raise AttributeError(name)
-        return lambda *args, **kwargs: self._call(name, *args, **kwargs)
-
     @property
     def step(self):
         return self.watch.step
@@ -104,6 +99,18 @@ class RemoteError(RuntimeError):
 _FORWARDED = ("get_weights", "set_weights", "set_weight", "forward", "loss", "timed_steps",
               "endpoint_values", "loss_and_gradients", "gradients_and_kinks", "train_step_with_gradients",
               "training_state", "predict", "save", "info")
+
+
+def _forwarded(name):
+    def call(self, *args, **kwargs):
+        return self._call(name, *args, **kwargs)
+    call.__name__, call.__qualname__ = name, f"IsolatedRunner.{name}"
+    call.__doc__ = f"GraphRunner.{name}, run in the legacy side's process."
+    return call
+
+
+for _name in _FORWARDED:
+    setattr(IsolatedRunner, _name, _forwarded(_name))
 
 
 def _serve(conn, source, seed):

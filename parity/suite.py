@@ -1,12 +1,13 @@
-"""Runs the six parity checks for one model and assembles the report of DESIGN.md."""
-import time
-from dataclasses import dataclass
+"""Runs the six parity checks for one model (docs/checks.md says what each compares and why) and
+assembles their report."""
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
 
-from parity import checkpoints, checks, datasets, registry, tolerances as tolerances_module, transfer
-from parity.datasets import adapt
+from parity import checks, free_runs, metrics, registry, runtime, tolerances as tolerances_module, transfer
+from parity.runners import Diverged
+from parity.training_data import prepare_data
 
 
 @dataclass
@@ -30,77 +31,33 @@ class ParityConfig:
     def batch(self, spec):
         return self.batch_size or spec.parity_batch_size or spec.recipe.batch_size
 
+    def steps_for(self, spec):
+        """Teacher-forced steps of the training_steps check."""
+        return self.steps or spec.parity_steps
+
+    def accuracy_steps_for(self, spec):
+        """Steps of each style's free run before the test figure is read."""
+        return self.accuracy_steps or spec.accuracy_steps
+
+
+RECONSTRUCTION_IMAGES = 5
+BATCH_STATISTICS = "batch statistics (batch norm in training mode over test batches of 256)"
+# Batches the gradients check may move on to when the first crosses a kink (parity.kinks).
+GRADIENT_SPARE_BATCHES = 3
+
 
 @dataclass
-class TrainingData:
-    """What both styles train and test on, in the form the model's recipe asks for."""
-    dataset: datasets.Dataset
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray       # integer classes
-    labels: str              # "one_hot", "sparse", or "images" (an autoencoder's targets are its inputs)
-    num_classes: int         # the model's outputs (a stand-in may use fewer classes)
-
-    def targets(self, x, y):
-        """What the model trains against for images `x` of classes `y`."""
-        if self.labels == "images":
-            return x
-        if self.labels == "one_hot":
-            return np.eye(self.num_classes, dtype=np.float32)[y]
-        return y
-
-    def batch_at(self, k, batch_size):
-        """The k-th slice of `batch_size` training images, in file order, and its targets."""
-        x = self.x_train[k * batch_size:(k + 1) * batch_size]
-        return x, self.targets(x, self.y_train[k * batch_size:(k + 1) * batch_size])
-
-    def batches(self, batch_size, seed):
-        """An endless stream of training batches; the same seed gives the same stream."""
-        from legacy_graph.input_data import DataSet
-
-        data = DataSet(self.x_train, np.arange(len(self.x_train)), reshape=False, seed=seed)
-        while True:
-            x, index = data.next_batch(batch_size)
-            yield x, self.targets(x, self.y_train[index])
-
-
-def prepare_data(spec, dataset_name="auto", data_dir=None):
-    """Loads the model's data (`auto`: the first of spec.data that is present; a path ending in
-    .npz: a user's own arrays), fits a stand-in to the model's input, and holds out the validation
-    images as input_data did (5,000 of MNIST)."""
-    if str(dataset_name).endswith(".npz"):
-        data = datasets.load_arrays(dataset_name)
-    else:
-        name = datasets.resolve(dataset_name, data_dir, spec.data)
-        data = datasets.DATASETS[name].load(data_dir, explicit=dataset_name != "auto",
-                                            image_size=tuple(spec.input_shape[:2]) if len(spec.input_shape) == 3
-                                            else None)
-    data = adapt.fit_to_model(data, image_shape(spec, data), spec.num_classes or data.num_classes,
-                              resize=spec.resize_proxy)
-    validation = min(5000, len(data.x_train) // 10)
-    return TrainingData(data, data.x_train[validation:], data.y_train[validation:], data.x_test, data.y_test,
-                        spec.recipe.labels, spec.num_classes)
-
-
-def image_shape(spec, data):
-    """The image shape data is fitted to: the model's input, or where the model takes flat vectors
-    ([None, 784]) the data's own images when they hold as many values (the runners reshape)."""
-    shape = tuple(spec.input_shape)
-    if len(shape) == 3:
-        return shape
-    if int(np.prod(shape)) == int(np.prod(data.image_shape)):
-        return tuple(data.image_shape)
-    raise datasets.DataError(f"the model takes inputs of shape {shape} ({int(np.prod(shape))} values), {data.name}'s "
-                             f"images are {'x'.join(map(str, data.image_shape))}: give data whose images hold as "
-                             "many values (--dataset FILE.npz)")
-
-
-def build_runners(spec, seed, eager_style, epsilon=None):
-    """(legacy, Keras) runners of a registered model."""
-    from parity import pair
-
-    return pair.build_runners(spec, seed, eager_style, epsilon)[1:]
+class Outcome:
+    """What running the checks found, for the report: the checks in order, and per style (the
+    legacy style and the eager style by name) what its free run gave."""
+    checks: list = field(default_factory=list)           # checks.Check, in the order of docs/checks.md
+    curves: dict = field(default_factory=dict)           # free-running losses, to where a run diverged
+    seconds: dict = field(default_factory=dict)          # seconds each free run trained (runs that finished)
+    metrics: dict = field(default_factory=dict)          # the test figure after each free run
+    moving: dict = field(default_factory=dict)           # accuracy with the moving statistics, where the
+    #                                                      figure was read with batch statistics
+    reconstructions: dict = field(default_factory=dict)  # an autoencoder's test reconstructions
+    diverged: list = field(default_factory=list)         # {style, phase, step, reason} of each stopped run
 
 
 def prepare(config, log=print):
@@ -125,114 +82,104 @@ def prepare(config, log=print):
     return spec, data, legacy, eager
 
 
-def train_in_segments(runner, batches, boundaries, on_step=lambda i, loss: None):
-    """Trains through each boundary step in turn; returns all losses and the weights at each boundary."""
-    losses, snapshots, done = [], [], 0
-    for end in boundaries:
-        if end > done:
-            losses += runner.train(batches, end - done, lambda i, loss, base=done: on_step(base + i, loss))
-            done = end
-        snapshots.append(runner.get_weights())
-    return losses, snapshots
+def run(config: ParityConfig, progress=None, log=print):
+    """Runs every check; returns (report dict, loss curves by style, test reconstructions by
+    style for an autoencoder, else {})."""
+    spec, data, legacy, eager = prepare(config, log)
+    try:
+        outcome = run_checks(spec, config, data, legacy, eager, progress, log)
+    finally:
+        legacy.close()
+    report = assemble_report(spec, config, data, legacy, eager, outcome)
+    reconstructions = outcome.reconstructions
+    if reconstructions:
+        reconstructions["original"] = data.x_test[:RECONSTRUCTION_IMAGES]
+    return report, outcome.curves, reconstructions
 
 
-def accuracy_percent(runner, data, batch_statistics=False):
-    """Test accuracy in percent; NaN where a prediction is not finite (argmax would read a NaN
-    row as class 0). `batch_statistics`: see the runners' predict()."""
-    logits = runner.predict(data.x_test, batch_statistics=batch_statistics)
-    if not np.all(np.isfinite(logits)):
-        return float("nan")
-    return 100.0 * float(np.mean(np.argmax(logits, axis=1) == data.y_test))
+def _final_check(spec):
+    return "reconstruction" if spec.task == "reconstruction" else "accuracy"
 
 
-def chance_percent(y):
-    """What always answering the most frequent class scores on labels `y`, in percent."""
-    return 100.0 * float(np.bincount(y).max()) / len(y)
+def run_checks(spec, config, data, legacy, eager, progress=None, log=print):
+    """Runs the six checks in order on the two sides; returns their Outcome. Where the weights
+    cannot be transferred, the checks that need the same weights on both sides are not run."""
+    tol = tolerances_module.for_spec(spec)
+    outcome = Outcome(checks=[checks.parameters(spec, legacy, eager), checks.layer_shapes(legacy, eager)])
+    try:
+        # A user's pair is paired by order and shape (parity.mapping), its names its own.
+        transfer.transfer(legacy, eager, match_names=spec.pair_legacy is None)
+    except transfer.TransferError as e:
+        reason = f"weights cannot be transferred: {e}"
+        outcome.checks += [checks.not_run(n, reason) for n in ("forward", "gradients", "training_steps",
+                                                              _final_check(spec))]
+        return outcome
+    batch_size = config.batch(spec)
+    x, y = data.batch_at(0, batch_size)
+    modes = ("inference", "training") if spec.batch_norm else ("inference",)
+    outcome.checks.append(checks.forward(legacy, eager, x, tol, modes))
+    dead = checks.dead_variables(legacy, x, y, tol)
+    more = (data.batch_at(k, batch_size) for k in range(1, 1 + GRADIENT_SPARE_BATCHES))
+    outcome.checks.append(checks.gradients(legacy, eager, x, y, tol, dead=dead, more_batches=more))
+    start = legacy.get_weights()
+    outcome.checks.append(_training_steps(spec, config, data, legacy, eager, start, tol, dead, outcome, progress))
+    outcome.checks.append(_free_runs(spec, config, data, legacy, eager, start, tol, outcome, progress, log))
+    return outcome
 
 
-def reconstruction_loss(runner, data):
-    """Mean binary cross-entropy of the test images against their reconstructions."""
-    p = np.clip(runner.predict(data.x_test).astype(np.float64), 1e-7, 1 - 1e-7)
-    x = data.x_test
-    return float(np.mean(-(x * np.log(p) + (1 - x) * np.log(1 - p))))
+def _training_steps(spec, config, data, legacy, eager, start, tol, dead, outcome, progress):
+    """Check 5 from the weights `start`; a legacy loss that turns non-finite is noted in
+    outcome.diverged."""
+    steps = config.steps_for(spec)
+    for runner in (legacy, eager):
+        runner.set_weights(start)
+        runner.reset_optimizer()
+    bar = progress(steps, f"{spec.name} teacher-forced") if progress else None
+    records = checks.teacher_forced_steps(legacy, eager, data.batches(config.batch(spec), config.seed), steps,
+                                          lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"))
+    if bar:
+        bar.close()
+    if not np.isfinite(records[-1].loss_l):
+        last = (len(records) - 1, records[-2].loss_l) if len(records) > 1 else None
+        stop = Diverged("legacy", len(records), records[-1].loss_l, last)
+        outcome.diverged.append({"style": "legacy", "phase": "teacher-forced steps", "step": stop.step,
+                                 "reason": stop.reason()})
+    return checks.training_steps(legacy.names, legacy.trainable_mask, records, tol, dead)
 
 
-ACCURACY_CHECKPOINT_STRIDE = 10
-
-
-def scoring_steps(spec, steps):
-    """The steps of a free run of `steps` whose weights score the test set: the last alone, or with
-    spec.accuracy_checkpoints = K > 1 the last K, 10 steps apart (fewer in a short run)."""
-    count = 1
-    if spec.task == "classification":
-        count = min(spec.accuracy_checkpoints, 1 + (steps - 1) // ACCURACY_CHECKPOINT_STRIDE)
-    return [steps - ACCURACY_CHECKPOINT_STRIDE * (count - 1 - k) for k in range(count)]
-
-
-# The two styles' free runs take turns in blocks of this many steps, so that a shared machine's
-# drift weighs on both ms/step figures alike: run one after the other, the second style's could
-# land in a slower spell of the machine and read up to a third slower than the first's.
-FREE_RUN_BLOCK = 100
-
-
-def free_run(spec, runner, data, batches, steps, on_step=None, keeper=None, state=None):
-    """Trains from the runner's step (0, or where a checkpoint left it) to `steps` on `batches`;
-    returns the losses, the seconds spent training, the test figure and the steps whose weights
-    were tested. With several scoring steps (scoring_steps) the test accuracy is read over the
-    run's tail: test image i is scored by the weights after the (i % K)-th of the K steps, so the
-    K checkpoints share the test set and the figure costs one pass over it, as the last step's
-    alone would. `keeper` writes checkpoints along the way; `state` is what one held. Raises
-    runners.Diverged at the first non-finite loss."""
-    blocks = free_run_blocks(spec, runner, data, batches, steps, on_step, keeper, state)
-    while True:
-        try:
-            next(blocks)
-        except StopIteration as done:
-            return done.value
-
-
-def free_run_blocks(spec, runner, data, batches, steps, on_step=None, keeper=None, state=None,
-                    block=FREE_RUN_BLOCK):
-    """free_run as a generator that yields after every `block` steps, for two runs to take turns;
-    its return value is free_run's."""
-    ends = scoring_steps(spec, steps)
-    count = len(ends)
-    state = state or checkpoints.RunState()
-    state.extra.setdefault("correct", 0)
-    state.extra.setdefault("scored", 0)
-    for k, end in enumerate(ends):
-        if k < state.extra["scored"]:
-            continue
-        while runner.step < end:
-            checkpoints.train_to(runner, batches, min(end, runner.step + block), state, on_step, keeper)
-            yield
-        if count > 1:
-            logits = runner.predict(data.x_test[k::count], batch_statistics=spec.accuracy_batch_statistics)
-            state.extra["correct"] += int(np.sum(np.argmax(logits, axis=1) == data.y_test[k::count]))
-            state.extra["scored"] = k + 1
-    metric = 100.0 * state.extra["correct"] / len(data.x_test) if count > 1 else test_metric(spec, runner, data)
-    return state.losses, state.seconds, metric, ends
-
-
-def checkpoint_settings(spec, config, style):
-    """What a resumed parity free run must share with the run that wrote its checkpoint."""
-    return {"command": "parity", "model": spec.name, "style": style, "seed": config.seed,
-            "batch_size": config.batch(spec),
-            "accuracy_steps": config.accuracy_steps or spec.accuracy_steps}
-
-
-def test_metric(spec, runner, data):
-    """Test accuracy in percent (read with batch statistics where the spec says so), or
-    (reconstruction) the test reconstruction loss."""
+def _free_runs(spec, config, data, legacy, eager, start, tol, outcome, progress, log):
+    """Check 6: both styles' free runs from the weights `start`, taking turns, then their test
+    figures compared; fills the outcome's per-style figures."""
+    steps = config.accuracy_steps_for(spec)
+    stops, runners = {}, (("legacy", legacy), (config.eager_style, eager))
+    turns = free_runs.take_turns({name: free_runs.style_free_run(spec, config, name, runner, start, data, steps,
+                                                                 progress, log) for name, runner in runners})
+    for name, runner in runners:
+        kind, value = turns[name]
+        if kind == "done":
+            outcome.curves[name], outcome.seconds[name], outcome.metrics[name] = value
+            stops[name] = None
+        else:
+            stops[name], outcome.curves[name] = value, value.losses
+            outcome.diverged.append({"style": name, "phase": "free run", "step": value.step,
+                                     "reason": value.reason()})
+            log(f"{spec.name} {name}: {value}")
+        if spec.task == "reconstruction" and stops[name] is None:
+            outcome.reconstructions[name] = runner.predict(data.x_test[:RECONSTRUCTION_IMAGES])
+        if spec.accuracy_batch_statistics and stops[name] is None:
+            outcome.moving[name] = metrics.accuracy_percent(runner, data)  # for the report: what inference scores
+    if any(stops.values()):
+        outcome.reconstructions = {}
+        return checks.diverged(_final_check(spec), steps, stops)
+    drift = np.abs(np.asarray(outcome.curves["legacy"]) - np.asarray(outcome.curves[config.eager_style]))
+    free_running = {"free_running_loss_diff_first_10_steps": float(drift[:10].max()),
+                    "free_running_max_loss_diff": float(drift.max())}
+    figure_l, figure_e = outcome.metrics["legacy"], outcome.metrics[config.eager_style]
     if spec.task == "reconstruction":
-        return reconstruction_loss(runner, data)
-    return accuracy_percent(runner, data, spec.accuracy_batch_statistics)
-
-
-RECONSTRUCTION_IMAGES = 5
-BATCH_STATISTICS = "batch statistics (batch norm in training mode over test batches of 256)"
-# Batches the gradients check may move on to when the first crosses a kink (parity.kinks).
-GRADIENT_SPARE_BATCHES = 3
+        return checks.reconstruction(figure_l, figure_e, steps, tol, free_running)
+    return checks.accuracy(figure_l, figure_e, steps, tol, free_running, chance=metrics.chance_percent(data.y_test),
+                           checkpoints=free_runs.scoring_steps(spec, steps),
+                           reading=BATCH_STATISTICS if spec.accuracy_batch_statistics else None)
 
 
 def _optimizer(spec):
@@ -242,159 +189,28 @@ def _optimizer(spec):
     return f"{r.optimizer}(learning_rate={r.learning_rate:g}, epsilon={r.epsilon:g})"
 
 
-def _keeper(spec, config, style, data):
-    """The checkpoint writer of a style's free run, or None when the run keeps no checkpoints."""
-    if not config.checkpoint_every:
-        return None
-    return checkpoints.Keeper(checkpoints.path_for(config.checkpoint_prefix, style), config.checkpoint_every,
-                              {**checkpoint_settings(spec, config, style), "dataset": data.dataset.name})
+def _style_entry(spec, name, runner, outcome):
+    """A style's entry of the report: its parameters and layer shapes, and its free run's timing
+    and test figure where the run finished."""
+    trainable, non_trainable = runner.param_counts()
+    entry = {"style": name, "trainable_params": trainable, "non_trainable_params": non_trainable,
+             "layer_shapes": {k: list(v) for k, v in runner.layer_shapes().items()}}
+    if name in outcome.seconds:
+        seconds, figure = outcome.seconds[name], outcome.metrics[name]
+        entry.update(train_seconds=round(seconds, 3),
+                     ms_per_step=round(1000 * seconds / len(outcome.curves[name]), 3),
+                     **({"test_reconstruction_loss": round(figure, 5)}
+                        if spec.task == "reconstruction" else {"test_accuracy": round(figure, 2)}))
+    if name in outcome.moving:
+        entry["test_accuracy_moving_statistics"] = round(outcome.moving[name], 2)
+    return entry
 
 
-def _style_free_run(spec, config, name, runner, start, data, steps, progress, log):
-    """One style's free run from the weights `start`, or from its checkpoint when resuming, as a
-    generator that yields between blocks of steps (`_take_turns`); returns (losses, seconds, test
-    figure). A Diverged it raises carries the losses before it (.losses)."""
-    from parity.runners import Diverged
-
-    runner.set_weights(start)
-    runner.reset_optimizer()
-    batches = data.batches(config.batch(spec), config.seed)
-    keeper, state = _keeper(spec, config, name, data), checkpoints.RunState()
-    if config.resume and keeper is not None and keeper.path.exists():
-        state = keeper.resume(runner, batches)
-        log(f"{name}: resumed from {keeper.path} at step {runner.step}")
-    if "metric" in state.extra:  # this style's free run had finished
-        return state.losses, state.seconds, state.extra["metric"]
-    bar = progress(steps, f"{spec.name} {name:>8}", initial=runner.step) if progress else None
-    try:
-        losses, seconds, metric, _ = yield from free_run_blocks(
-            spec, runner, data, batches, steps, lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"), keeper,
-            state)
-    except Diverged as e:
-        e.losses = state.losses
-        raise
-    finally:
-        if bar:
-            bar.close()
-    if keeper is not None:
-        keeper.save(runner, checkpoints.RunState(losses, seconds, {"metric": metric}))
-    return losses, seconds, metric
-
-
-def _take_turns(runs):
-    """Advances each generator of `runs` (name -> generator) by one block in turn until all have
-    returned; returns name -> ("done", value) or ("diverged", the Diverged it raised)."""
-    from parity.runners import Diverged
-
-    outcomes, active = {}, dict(runs)
-    while active:
-        for name, run in list(active.items()):
-            try:
-                next(run)
-            except StopIteration as done:
-                outcomes[name] = ("done", done.value)
-            except Diverged as e:
-                outcomes[name] = ("diverged", e)
-            else:
-                continue
-            del active[name]
-    return outcomes
-
-
-def run(config: ParityConfig, progress=None, log=print):
-    """Runs every check; returns (report dict, loss curves by style, test reconstructions by
-    style for an autoencoder, else {})."""
-    from parity import runtime
-    from parity.runners import Diverged
-
-    spec, data, legacy, eager = prepare(config, log)
-    tol = tolerances_module.for_spec(spec)
-    batch_size = config.batch(spec)
-    steps = config.steps or spec.parity_steps
-    accuracy_steps = config.accuracy_steps or spec.accuracy_steps
-    curves, timings, accuracies, reconstructions, diverged, moving = {}, {}, {}, {}, [], {}
-    try:
-        results = [checks.parameters(spec, legacy, eager), checks.layer_shapes(legacy, eager)]
-        # A user's pair is paired by order and shape (parity.mapping), its names its own.
-        transfer.transfer(legacy, eager, match_names=spec.pair_legacy is None)
-    except transfer.TransferError as e:
-        reason = f"weights cannot be transferred: {e}"
-        final = "reconstruction" if spec.task == "reconstruction" else "accuracy"
-        results += [checks.not_run(n, reason) for n in ("forward", "gradients", "training_steps", final)]
-    else:
-        x, y = data.batch_at(0, batch_size)
-        modes = ("inference", "training") if spec.batch_norm else ("inference",)
-        results.append(checks.forward(legacy, eager, x, tol, modes))
-        dead = checks.dead_variables(legacy, x, y, tol)
-        more = (data.batch_at(k, batch_size) for k in range(1, 1 + GRADIENT_SPARE_BATCHES))
-        results.append(checks.gradients(legacy, eager, x, y, tol, dead=dead, more_batches=more))
-
-        start = legacy.get_weights()
-        for runner in (legacy, eager):
-            runner.set_weights(start)
-            runner.reset_optimizer()
-        bar = progress(steps, f"{spec.name} teacher-forced") if progress else None
-        records = checks.teacher_forced_steps(legacy, eager, data.batches(batch_size, config.seed), steps,
-                                              lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"))
-        if bar:
-            bar.close()
-        results.append(checks.training_steps(legacy.names, legacy.trainable_mask, records, tol, dead))
-        if not np.isfinite(records[-1].loss_l):
-            last = (len(records) - 1, records[-2].loss_l) if len(records) > 1 else None
-            stop = Diverged("legacy", len(records), records[-1].loss_l, last)
-            diverged.append({"style": "legacy", "phase": "teacher-forced steps", "step": stop.step,
-                             "reason": stop.reason()})
-
-        stops, runners = {}, (("legacy", legacy), (config.eager_style, eager))
-        outcomes = _take_turns({name: _style_free_run(spec, config, name, runner, start, data, accuracy_steps,
-                                                      progress, log) for name, runner in runners})
-        for name, runner in runners:
-            kind, value = outcomes[name]
-            if kind == "done":
-                curves[name], timings[name], accuracies[name] = value
-                stops[name] = None
-            else:
-                stops[name], curves[name] = value, value.losses
-                diverged.append({"style": name, "phase": "free run", "step": value.step, "reason": value.reason()})
-                log(f"{spec.name} {name}: {value}")
-            if spec.task == "reconstruction" and stops[name] is None:
-                reconstructions[name] = runner.predict(data.x_test[:RECONSTRUCTION_IMAGES])
-            if spec.accuracy_batch_statistics and stops[name] is None:
-                moving[name] = accuracy_percent(runner, data)  # for the report: what inference scores
-        final = "reconstruction" if spec.task == "reconstruction" else "accuracy"
-        if any(stops.values()):
-            results.append(checks.diverged(final, accuracy_steps, stops))
-            reconstructions = {}
-        else:
-            drift = np.abs(np.asarray(curves["legacy"]) - np.asarray(curves[config.eager_style]))
-            free_running = {"free_running_loss_diff_first_10_steps": float(drift[:10].max()),
-                            "free_running_max_loss_diff": float(drift.max())}
-            if spec.task == "reconstruction":
-                results.append(checks.reconstruction(accuracies["legacy"], accuracies[config.eager_style],
-                                                     accuracy_steps, tol, free_running))
-            else:
-                results.append(checks.accuracy(accuracies["legacy"], accuracies[config.eager_style], accuracy_steps,
-                                               tol, free_running, chance=chance_percent(data.y_test),
-                                               checkpoints=scoring_steps(spec, accuracy_steps),
-                                               reading=BATCH_STATISTICS if spec.accuracy_batch_statistics else None))
-    finally:
-        legacy.close()
-
+def assemble_report(spec, config, data, legacy, eager, outcome):
+    """The parity report (the JSON `tf-parity parity` writes) of the checks' `outcome`. The legacy
+    runner may be closed: what is read from it (parameter counts, layer shapes) outlives it."""
     versions = runtime.versions()
-    styles = {}
-    for key, name, runner in (("legacy", "legacy", legacy), ("eager", config.eager_style, eager)):
-        trainable, non_trainable = runner.param_counts()
-        entry = {"style": name, "trainable_params": trainable, "non_trainable_params": non_trainable,
-                 "layer_shapes": {k: list(v) for k, v in runner.layer_shapes().items()}}
-        if name in timings:
-            entry.update(train_seconds=round(timings[name], 3),
-                         ms_per_step=round(1000 * timings[name] / len(curves[name]), 3),
-                         **({"test_reconstruction_loss": round(accuracies[name], 5)}
-                            if spec.task == "reconstruction" else {"test_accuracy": round(accuracies[name], 2)}))
-        if name in moving:
-            entry["test_accuracy_moving_statistics"] = round(moving[name], 2)
-        styles[key] = entry
-    report = {
+    return {
         "model": spec.name,
         "dataset": data.dataset.name,
         "dataset_source": data.dataset.source,
@@ -402,14 +218,13 @@ def run(config: ParityConfig, progress=None, log=print):
         "device": runtime.device_description(),
         "tensorflow": versions["tensorflow"],
         "keras": versions["keras"],
-        "settings": {"steps": steps, "accuracy_steps": accuracy_steps, "batch_size": batch_size,
-                     "seed": config.seed, "eager_style": config.eager_style, "optimizer": _optimizer(spec),
+        "settings": {"steps": config.steps_for(spec), "accuracy_steps": config.accuracy_steps_for(spec),
+                     "batch_size": config.batch(spec), "seed": config.seed, "eager_style": config.eager_style,
+                     "optimizer": _optimizer(spec),
                      "randomness_held_fixed": {"legacy": legacy.held_fixed, "eager": eager.held_fixed}},
-        "styles": styles,
-        "checks": [c.to_json() for c in results],
-        "passed": all(c.passed for c in results),
-        "diverged": diverged,
+        "styles": {"legacy": _style_entry(spec, "legacy", legacy, outcome),
+                   "eager": _style_entry(spec, config.eager_style, eager, outcome)},
+        "checks": [c.to_json() for c in outcome.checks],
+        "passed": all(c.passed for c in outcome.checks),
+        "diverged": outcome.diverged,
     }
-    if reconstructions:
-        reconstructions["original"] = data.x_test[:RECONSTRUCTION_IMAGES]
-    return report, curves, reconstructions

@@ -61,17 +61,9 @@ class Tolerances:
               "844 steps: 0.3078 in both; the styles part by 1.2e-4, the legacy graph from a start one ulp "
               "away by less than 1e-5.")
 
-    def table(self):
-        """(name, value, why) for every tolerance, for reports and the README."""
-        rows = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, Tolerance):
-                rows.append((f.name, value.value, value.why))
-        return rows
-
 
 DEFAULT = Tolerances()
+
 
 def for_model(name: str) -> Tolerances:
     """The tolerances of a registered model."""

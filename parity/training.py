@@ -2,7 +2,8 @@
 from dataclasses import dataclass
 from typing import Optional
 
-from parity import checkpoints, runtime, suite
+from parity import checkpoints, metrics, runtime
+from parity.training_data import prepare_data
 
 
 @dataclass
@@ -47,12 +48,12 @@ def train(spec, config, progress=None, log=print):
     """Trains and tests; returns {"report": dict for the JSON, "losses": per-step losses}. Raises
     runners.Diverged at the first non-finite loss."""
     if spec.pair_legacy is None:
-        data = suite.prepare_data(spec, config.dataset, config.data_dir)
+        data = prepare_data(spec, config.dataset, config.data_dir)
         spec, runner = make_runner(spec, config.style, config.seed)
     else:  # a pair's graph says what data it takes
         spec, runner = make_runner(spec, config.style, config.seed)
         try:
-            data = suite.prepare_data(spec, config.dataset, config.data_dir)
+            data = prepare_data(spec, config.dataset, config.data_dir)
         except BaseException:
             runner.close()
             raise
@@ -78,7 +79,7 @@ def train(spec, config, progress=None, log=print):
         finally:
             if bar:
                 bar.close()
-        metric = suite.test_metric(spec, runner, data)
+        metric = metrics.test_metric(spec, runner, data)
         saved = runner.save(config.save) if config.save else None
     finally:
         runner.close()

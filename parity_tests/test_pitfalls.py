@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parity import checks, pitfalls, registry, suite, tolerances
+from parity import checks, pitfalls, registry, tolerances
 from parity.runners import GraphRunner, KerasRunner
+from parity.training_data import prepare_data
 from parity.runtime import import_tensorflow
 
 tf = import_tensorflow()
@@ -77,7 +78,7 @@ def _one_adam_step(legacy_epsilon=None, keras_epsilon=None, gradient=1e-7):
 
 
 def _matched_training(epsilon, steps=10):
-    data = suite.prepare_data(SPEC, "digits")
+    data = prepare_data(SPEC, "digits")
     legacy = GraphRunner.from_spec(SPEC, seed=0)
     eager = KerasRunner.from_spec(SPEC, seed=0, epsilon=epsilon)
     records = checks.teacher_forced_steps(legacy, eager, data.batches(64, 0), steps)
@@ -210,7 +211,9 @@ def test_keras3_weights_format(tmp_path):
 
 
 def test_fit_logs_running_mean():
-    data = suite.prepare_data(SPEC, "synthetic")
+    from eager_v2 import optimizers
+
+    data = prepare_data(SPEC, "synthetic")
     start = KerasRunner.from_spec(SPEC, seed=0).get_weights()
     per_step = KerasRunner.from_spec(SPEC, seed=0, style="function")
     per_step.set_weights(start)
@@ -226,7 +229,7 @@ def test_fit_logs_running_mean():
     batches = data.batches(16, 0)
     dataset = tf.data.Dataset.from_generator(lambda: (next(batches) for _ in range(4)), output_signature=(
         tf.TensorSpec((None, 28, 28, 1), tf.float32), tf.TensorSpec((None, 10), tf.float32)))
-    fitted.model.compile(optimizer=SPEC.eager().make_optimizer(epsilon=1e-8), loss=SPEC.eager().make_loss())
+    fitted.model.compile(optimizer=optimizers.adam(SPEC.recipe.learning_rate, 1e-8), loss=SPEC.eager().make_loss())
     fitted.model.fit(dataset, epochs=1, steps_per_epoch=4, verbose=0, shuffle=False, callbacks=[Record()])
     running_means = np.cumsum(losses) / np.arange(1, 5)
     np.testing.assert_allclose(logged, running_means, rtol=1e-5)
@@ -236,7 +239,7 @@ def test_fit_logs_running_mean():
 def test_float32_chaos():
     """The same legacy graph, started one float32 ulp apart, agrees for the first steps and then parts;
     teacher forcing keeps two styles on one trajectory, so their steps can be compared exactly."""
-    data = suite.prepare_data(SPEC, "digits")
+    data = prepare_data(SPEC, "digits")
     legacy = GraphRunner.from_spec(SPEC, seed=0)
     start = legacy.get_weights()
     base = np.array(legacy.train(data.batches(64, 0), 200))

@@ -19,13 +19,14 @@ def run(model, description, styles, epochs, validation_freq, batch_size):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from parity import registry, replay, suite
+    from parity import registry, replay
     from parity.datasets import DataError
     from parity.progress import Progress
+    from parity.training_data import prepare_data
 
     spec = registry.get(model)
     try:
-        data = suite.prepare_data(spec, args.dataset, args.data_dir)
+        data = prepare_data(spec, args.dataset, args.data_dir)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

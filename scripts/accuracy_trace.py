@@ -36,8 +36,9 @@ def main():
     import numpy as np
 
     from eager_v2.training import STYLES
-    from parity import plots, registry, report, suite
+    from parity import metrics, plots, registry, report
     from parity.runners import GraphRunner, KerasRunner
+    from parity.training_data import prepare_data
 
     styles = args.styles.split(",")
     unknown = [s for s in styles if s != "legacy" and s not in STYLES]
@@ -48,7 +49,7 @@ def main():
     first = args.from_step if args.from_step is not None else max(args.every, steps - 50)
     if not 0 < first <= steps or args.every < 1:
         sys.exit(f"error: --from-step {first} and --every {args.every} must score steps 1 to {steps}")
-    data = suite.prepare_data(spec, args.dataset)
+    data = prepare_data(spec, args.dataset)
     print(f"data: {data.dataset.summary()}", file=sys.stderr)
     batch_size = spec.parity_batch_size or spec.recipe.batch_size
 
@@ -80,7 +81,7 @@ def main():
         for step in scored:
             runner.train(batches, step - done)
             done = step
-            traces[style][step] = suite.accuracy_percent(runner, data)
+            traces[style][step] = metrics.accuracy_percent(runner, data)
             weights[step] = runner.get_weights()
             print(f"{style:>8} step {step}: {traces[style][step]:.2f}%", flush=True)
         if spec.batch_norm:

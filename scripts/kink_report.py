@@ -28,17 +28,18 @@ def main():
 
     import numpy as np
 
-    from parity import checks, kinks, registry, suite, tolerances, transfer
+    from parity import checks, kinks, pair, registry, tolerances, transfer
     from parity.runners import KerasRunner
+    from parity.training_data import prepare_data
     from parity.runtime import import_tensorflow
 
     tf = import_tensorflow()
     spec = registry.get(args.model)
-    data = suite.prepare_data(spec, args.dataset)
+    data = prepare_data(spec, args.dataset)
     batch_size = args.batch_size or spec.parity_batch_size or spec.recipe.batch_size
     x, y = data.batch_at(args.batch, batch_size)
     print(f"{spec.name}, batch {args.batch} of {batch_size} from {data.dataset.summary()}")
-    legacy, eager = suite.build_runners(spec, args.seed, "function")
+    _, legacy, eager = pair.build_runners(spec, args.seed, "function")
     transfer.transfer(legacy, eager)
     loss_l, grads_l, ops_l, values_l = legacy.gradients_and_kinks(x, y)
     names = [n for n, t in zip(legacy.names, legacy.trainable_mask) if t]

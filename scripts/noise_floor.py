@@ -35,12 +35,13 @@ def main():
 
     import numpy as np
 
-    from parity import checks, registry, report, suite, tolerances, transfer
+    from parity import checks, pair, registry, report, tolerances, transfer
     from parity.runners import KerasRunner
+    from parity.training_data import prepare_data
 
     spec = registry.get(args.model)
     tol = tolerances.for_spec(spec)
-    data = suite.prepare_data(spec, args.dataset)
+    data = prepare_data(spec, args.dataset)
     steps = args.steps or spec.parity_steps
     batch_size = args.batch_size or spec.parity_batch_size or spec.recipe.batch_size
     print(f"data: {data.dataset.summary()}", file=sys.stderr)
@@ -62,16 +63,21 @@ def main():
                 "passed": check.passed}
 
     def free(runner, start, seed):
+        """The losses of a free run of `steps` from `start`, and the weights after its first k."""
         restart(runner, start)
-        losses, snaps = suite.train_in_segments(runner, data.batches(batch_size, seed), [k, steps])
-        return np.array(losses), snaps[0]
+        batches = data.batches(batch_size, seed)
+        losses = runner.train(batches, k)
+        after_first = runner.get_weights()
+        if steps > k:
+            losses += runner.train(batches, steps - k)
+        return np.array(losses), after_first
 
     def nudged(weights):
         return [np.nextafter(w, np.inf, dtype=np.float32) if i == 0 else w for i, w in enumerate(weights)]
 
     teacher_forced, free_running = {}, {}
     for seed in range(args.streams):
-        legacy, eager = suite.build_runners(spec, seed, "function")
+        _, legacy, eager = pair.build_runners(spec, seed, "function")
         try:
             keras_default = KerasRunner.from_spec(spec, seed=seed, epsilon=KERAS_DEFAULT_EPSILON)
             transfer.transfer(legacy, eager)
@@ -138,12 +144,14 @@ def accuracy_floor(args):
     the accuracy check."""
     import numpy as np
 
-    from parity import registry, report, suite, tolerances
+    from parity import registry, report, tolerances
+    from parity.free_runs import free_run
     from parity.runners import GraphRunner, KerasRunner
+    from parity.training_data import prepare_data
 
     spec = registry.get(args.model)
     tol = tolerances.for_spec(spec)
-    data = suite.prepare_data(spec, args.dataset)
+    data = prepare_data(spec, args.dataset)
     print(f"data: {data.dataset.summary()}", file=sys.stderr)
     batch_size = args.batch_size or spec.parity_batch_size or spec.recipe.batch_size
     steps = args.steps or spec.accuracy_steps
@@ -174,7 +182,7 @@ def accuracy_floor(args):
                 runner.set_weights(start if index is None else nudged(index, direction))
                 runner.reset_optimizer()
                 key = f"{style}, {label(index, direction)}"
-                *_, runs[key], checkpoints = suite.free_run(spec, runner, data, data.batches(batch_size, 0), steps)
+                *_, runs[key], checkpoints = free_run(spec, runner, data, data.batches(batch_size, 0), steps)
                 print(f"{key:<48} {runs[key]:.5g}", flush=True)
     finally:
         legacy.close()
