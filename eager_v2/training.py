@@ -3,12 +3,9 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from eager_v2.blocks import STEPS_PER_CALL, same_shapes as _same_shapes  # noqa: F401 (STEPS_PER_CALL: the API)
+
 STYLES = ("eager", "function", "xla", "fit")
-# Steps the function style's train() runs per tf.function call. Each call has a fixed price
-# (argument matching, the call op, the host sync; 0.34 ms for a near-empty tf.function on a
-# 2-core Xeon), which mnist_cnn's step felt as 8 to 15%: one call per step against ten, timed
-# interleaved.
-STEPS_PER_CALL = 10
 
 
 class Trainer:
@@ -18,13 +15,16 @@ class Trainer:
     In the function style, train() runs up to `steps_per_call` (default STEPS_PER_CALL) steps in
     one call of a tf.function looping over the stacked batches, and returns every step's loss: the
     same kernels on the same numbers as one call per step (train_step), bit for bit, with one call
-    and one host sync per block. 1 gives one call per step."""
+    and one host sync per block. 1 gives one call per step. The xla style does the same in one
+    XLA-compiled call where `steps_per_call` is given (XLA compiles the loop into a while loop);
+    its default is one call per step."""
 
     def __init__(self, model, optimizer, loss_fn, style="function", steps_per_call=None):
         if style not in STYLES:
             raise ValueError(f"unknown training style {style!r}; choose one of {', '.join(STYLES)}")
         self.model, self.optimizer, self.loss_fn, self.style = model, optimizer, loss_fn, style
-        self.steps_per_call = max(1, steps_per_call or STEPS_PER_CALL) if style == "function" else 1
+        self.steps_per_call = {"function": max(1, steps_per_call or STEPS_PER_CALL),
+                               "xla": max(1, steps_per_call or 1)}.get(style, 1)
         self.optimizer.build(model.trainable_variables)
         if style == "fit":
             model.compile(optimizer=optimizer, loss=loss_fn, jit_compile=False)
@@ -37,6 +37,7 @@ class Trainer:
                 self._compiled_steps = tf.function(self._steps, reduce_retracing=True)
             elif style == "xla":
                 step = tf.function(step, jit_compile=True, reduce_retracing=True)
+                self._compiled_steps = tf.function(self._steps, jit_compile=True, reduce_retracing=True)
             self._compiled_step = step
 
     def _step(self, x, y):
@@ -58,7 +59,8 @@ class Trainer:
         return losses.stack()
 
     def train_steps(self, xs, ys):
-        """len(xs) steps, step i on (xs[i], ys[i]), in one call; returns their losses as floats."""
+        """len(xs) steps, step i on (xs[i], ys[i]), in one call (function and xla styles); returns
+        their losses as floats."""
         losses = self._compiled_steps(tf.convert_to_tensor(xs), tf.convert_to_tensor(ys))
         return [float(loss) for loss in losses.numpy()]
 
@@ -130,18 +132,6 @@ class Trainer:
         self.model.fit(dataset, epochs=1, steps_per_epoch=num_steps, verbose=0, shuffle=False,
                        callbacks=[recorder])
         return recorder.losses
-
-
-def _same_shapes(block):
-    """The (x, y) batches of `block` in order, cut into runs of one shape (an epoch's partial batch
-    stands alone), each run a list."""
-    runs = []
-    for x, y in block:
-        if runs and np.shape(runs[-1][-1][0]) == np.shape(x) and np.shape(runs[-1][-1][1]) == np.shape(y):
-            runs[-1].append((x, y))
-        else:
-            runs.append([(x, y)])
-    return runs
 
 
 class _StepLosses(keras.callbacks.Callback):

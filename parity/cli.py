@@ -303,7 +303,7 @@ def cmd_parity(args):
     _seed(run["seed"])
     _locate_data(run, spec)
     json_path = _writable(args.json or Path("results") / f"parity_{spec.name}.json")
-    from parity import checkpoints, plots, report, suite
+    from parity import checkpoints, free_runs, plots, report, suite
 
     companions = {"curves": _writable(report.companion(json_path, "_loss.png"))}
     if spec.task == "reconstruction":
@@ -318,7 +318,7 @@ def cmd_parity(args):
         # The eager style's free run starts after the legacy's: its checkpoint may not exist yet.
         meta = _checkpointing(args, path) if style == "legacy" or path.exists() else None
         if meta is not None:
-            _same_run(path, meta, suite.checkpoint_settings(spec, config, style))
+            _same_run(path, meta, free_runs.checkpoint_settings(spec, config, style))
             config.checkpoint_every = config.checkpoint_every or meta["checkpoint_every"]
     device = _device(args)
     result, curves, reconstructions = suite.run(config, progress=_progress_factory(), log=_log)
@@ -493,12 +493,25 @@ def cmd_bench(args):
         raise UsageError(f"--styles names no style; choose from: {', '.join(bench.STYLES)}")
     for style in asked or ():
         _style(style, bench.STYLES)
-    styles = asked or bench.STYLES
+    styles = asked or bench.default_styles()
+    from parity import runtime
+
+    if runtime.keras_backend() != "tensorflow":
+        raise UsageError(f"tf-parity bench runs on Keras' TensorFlow backend, not {runtime.keras_backend()} "
+                         "(unset KERAS_BACKEND): its styles jax_function and jax_scan time JAX in a process of "
+                         "their own")
+    missing = [s for s in asked or () if s in bench.JAX_STYLES and s not in bench.default_styles()]
+    if missing:
+        raise UsageError(f"--styles {missing[0]}: JAX is not installed")
     if pair is not None and pair.pair_legacy is not None:
         if asked and "legacy_tf_data" in asked:
             raise UsageError("--styles legacy_tf_data: a pair's own graph reads its placeholders; its legacy side "
                              "is timed as legacy_feed_dict")
-        styles = tuple(s for s in styles if s != "legacy_tf_data")
+        jax_asked = [s for s in asked or () if s in bench.JAX_STYLES]
+        if jax_asked:
+            raise UsageError(f"--styles {jax_asked[0]}: the JAX styles time the registered models; a pair's port is "
+                             "timed on the TensorFlow backend")
+        styles = tuple(s for s in styles if s != "legacy_tf_data" and s not in bench.JAX_STYLES)
     _positive("--batch-size", args.batch_size)
     _positive("--steps", args.steps)
     _positive("--warmup", args.warmup)
@@ -509,7 +522,8 @@ def cmd_bench(args):
     import shlex
 
     config = bench.BenchConfig(models=models, styles=styles, batch_size=args.batch_size, steps=args.steps,
-                               warmup=args.warmup, command=shlex.join(["tf-parity", *args.argv]))
+                               warmup=args.warmup, command=shlex.join(["tf-parity", *args.argv]),
+                               device=getattr(args, "device", None) or "auto")
     device = _device(args)
     result = bench.run(config, log=_log)
     result["device_settings"] = device
@@ -621,8 +635,9 @@ def build_parser():
     p.add_argument("--model", help=f"all, or one of: {', '.join(registry.MODELS)}; or time your own pair with "
                                    "--legacy/--legacy-meta and --eager, or --config")
     p.add_argument("--styles", help="comma-separated, default all: legacy_feed_dict, legacy_tf_data (not for a pair), "
-                                    "eager, function, function_multi, xla, fit, fit_multi (legacy_feed_dict always "
-                                    "runs: every ratio is to it)")
+                                    "eager, function, function_multi, xla, xla_multi, fit, fit_multi, jax_function "
+                                    "and jax_scan (on JAX, in a process of their own; where JAX is installed; not for "
+                                    "a pair) (legacy_feed_dict always runs: every ratio is to it)")
     p.add_argument("--batch-size", type=int, help="images per step (default: per model, its ModelSpec.bench in "
                                                   "parity/registry.py; a pair's: 64)")
     p.add_argument("--steps", type=int, help="timed steps per style and phase (default: per model)")

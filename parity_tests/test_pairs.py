@@ -356,8 +356,8 @@ def test_bench_times_the_pair_in_its_styles(capsys, tmp_path):
 
     path = tmp_path / "bench.json"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bench, "PEAK_SIZES", (128,))
-        patch.setattr(bench, "PEAK_SECONDS", 0.05)
+        patch.setattr(bench.machine, "PEAK_SIZES", (128,))
+        patch.setattr(bench.machine, "PEAK_SECONDS", 0.05)
         code, out, err = run_cli(capsys, "bench", "--config", PAIR, "--styles", "function,fit", "--batch-size", 8,
                                  "--steps", 3, "--warmup", 1, "--json", path)
     assert code == 0, out + err

@@ -227,11 +227,12 @@ def test_train_stops_at_the_first_nan_loss_and_writes_nothing(capsys, tmp_path, 
 
 
 def test_epoch_replays_and_the_document_workflow_stop_on_divergence(learning_rate, tmp_path):
-    from parity import replay, suite
+    from parity import replay
+    from parity.training_data import prepare_data
 
     learning_rate(1e9)
     spec = registry.get("mnist_cnn")
-    data = suite.prepare_data(spec, "synthetic")
+    data = prepare_data(spec, "synthetic")
     with pytest.raises(Diverged, match="loss is NaN at step 2"):
         replay.replay_epochs(spec, "legacy", data, 1, 5, 16, tmp_path)
 
@@ -263,10 +264,10 @@ def test_bench_marks_a_diverging_style(monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(bench, "_build", lambda spec, style, x, y, seed, pair=None: NaNAfterTwo())
-    monkeypatch.setattr(bench, "count_flops", lambda spec, batch: {p: {"flops": 10} for p in bench.PHASES})
+    monkeypatch.setattr(bench.styles, "build", lambda spec, style, x, y, seed, pair=None: NaNAfterTwo())
+    monkeypatch.setattr(bench.flops, "count_flops", lambda spec, batch: {p: {"flops": 10} for p in bench.PHASES})
     config = bench.BenchConfig(models=("mnist_cnn",), styles=("legacy_feed_dict", "function"), steps=4, warmup=1)
-    rows, _ = bench.bench_model(registry.get("mnist_cnn"), config, 100.0, bench._Memory())
+    rows, _ = bench.bench_model(registry.get("mnist_cnn"), config, 100.0, bench.machine.Memory())
     failed = {(r["style"], r["phase"]): r for r in rows if r.get("error")}
     assert set(failed) == {("legacy_feed_dict", "train"), ("function", "train")}
     assert all(r["diverged"] for r in failed.values())

@@ -43,7 +43,8 @@ def main():
     args = parser.parse_args()
 
     from parity import registry, runtime
-    from parity.bench import _LegacyStyle, synthetic_batch
+    from parity.bench import synthetic_batch
+    from parity.bench.styles import LegacyStyle
 
     tf = runtime.import_tensorflow()
     import keras
@@ -85,8 +86,8 @@ def main():
 
     function_trainer = Trainer(*keras_setup(keras.optimizers.Adam), style="function")
     fused_trainer = Trainer(*keras_setup(optimizers.FusedAdam), style="function")
-    feed = _LegacyStyle(spec, x, y, seed=0, tf_data=False)
-    in_graph = _LegacyStyle(spec, x, y, seed=0, tf_data=True)
+    feed = LegacyStyle(spec, x, y, seed=0, tf_data=False)
+    in_graph = LegacyStyle(spec, x, y, seed=0, tf_data=True)
 
     candidates = {
         "legacy_feed_dict": feed.train_step,
