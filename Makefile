@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[cpu,test,jax]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[cpu,test,jax,torch]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,8 +1,10 @@
-"""One interface over both styles, so every check is written once.
+"""The runners of both styles, so every check is written once: GraphRunner drives a legacy TF1
+graph, KerasRunner its Keras 3 port.
 
 A runner holds a model with its weights in canonical order and can: count parameters, list
 layer output shapes, run a forward pass (also stage by stage), take gradients, and train on
 a stream of batches. Images are float32 NHWC; labels are whatever the model's recipe wants.
+The interface, method by method, is parity.runner_protocol's.
 """
 import collections
 import contextlib
@@ -393,13 +395,15 @@ class KerasRunner:
     def from_spec(cls, spec, seed=0, style="function", epsilon=None, **options):
         import keras
 
+        from eager_v2 import optimizers
+
         eager = spec.eager()
         keras.utils.set_random_seed(seed)
         model = eager.build_model(**options)
         epsilon = spec.recipe.epsilon if epsilon is None else epsilon
 
         def make_optimizer():
-            return eager.make_optimizer(learning_rate=spec.recipe.learning_rate, epsilon=epsilon)
+            return optimizers.adam(spec.recipe.learning_rate, epsilon)
 
         endpoints = None
         if hasattr(eager, "endpoints"):
@@ -430,31 +434,15 @@ class KerasRunner:
     def endpoint_values(self, x, training=False):
         with randomness_off(self._random):
             values = self._endpoints(self._images(x), training)
-        return collections.OrderedDict((k, np.asarray(v)) for k, v in values.items())
-
-    def loss_and_gradients(self, x, y, training=True):
-        """Loss and gradients taken in graph mode (a tf.function), as the legacy graph takes them:
-        eagerly taken gradients can part from any graph's (pitfall `eager-vs-graph-gradients`). On
-        another Keras backend, its trainer's compiled gradient function."""
-        if not _tensorflow_backend():
-            return self._backend_gradients(x, y, training)
-        if not hasattr(self, "_graph_gradients"):
-            variables = [w for w, t in zip(self.weights, self.trainable_mask) if t]
-
-            @tf.function(reduce_retracing=True)
-            def graph_gradients(x, y, training):
-                with tf.GradientTape() as tape:
-                    loss = self.loss_fn(y, self.model(x, training=training))
-                return loss, tape.gradient(loss, variables)
-            self._graph_gradients = graph_gradients
-        with randomness_off(self._random):
-            loss, grads = self._graph_gradients(tf.constant(self._images(x)), tf.constant(y), bool(training))
-        return float(loss), self._to_legacy([g.numpy() for g in grads], trainable_only=True)
+        return collections.OrderedDict((k, _numpy(v)) for k, v in values.items())
 
     def gradients_and_kinks(self, x, y, training=True):
-        """As loss_and_gradients, and the kink ops of the traced forward pass with their inputs, all
-        from one call (parity.kinks). On another Keras backend there is no graph to read kink ops
-        from: none are listed, and a gradient that parts is reported without that excuse."""
+        """Loss and gradients taken in graph mode (a tf.function), as the legacy graph takes them:
+        eagerly taken gradients can part from any graph's (pitfall `eager-vs-graph-gradients`);
+        and the kink ops of the traced forward pass with their inputs, all from one call
+        (parity.kinks). On another Keras backend, its trainer's compiled gradient function, and
+        no graph to read kink ops from: none are listed, and a gradient that parts is reported
+        without that excuse."""
         if not _tensorflow_backend():
             return (*self._backend_gradients(x, y, training), [], [])
         if not hasattr(self, "_kinked_gradients"):
@@ -559,7 +547,8 @@ def _tensorflow_backend():
 
 
 def trainer_class():
-    """The Keras backend's trainer: eager_v2.training.Trainer on TensorFlow, JaxTrainer on JAX."""
+    """The Keras backend's trainer: eager_v2.training.Trainer on TensorFlow, JaxTrainer on JAX,
+    TorchTrainer on torch."""
     import keras
 
     backend = keras.backend.backend()
@@ -571,7 +560,11 @@ def trainer_class():
         from eager_v2.jax_training import JaxTrainer
 
         return JaxTrainer
-    raise RuntimeError(f"Keras backend {backend!r}: tf-parity trains ports on the tensorflow and jax backends")
+    if backend == "torch":
+        from eager_v2.torch_training import TorchTrainer
+
+        return TorchTrainer
+    raise RuntimeError(f"Keras backend {backend!r}: tf-parity trains ports on the tensorflow, jax and torch backends")
 
 
 def _numpy(value):
