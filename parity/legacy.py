@@ -375,11 +375,19 @@ def optimizer_settings(session, train_op):
     op = next(iter(applies.values()))
     name, settings = OPTIMIZERS[kinds[0]]
     args = [arg.name for arg in op.op_def.input_arg]
-    values = session.run({key: op.inputs[args.index(arg)] for arg, key in settings.items()})
+    values = {key: _setting(session, op.inputs[args.index(arg)]) for arg, key in settings.items()}
     result = {"optimizer": name, **{k: float(v) for k, v in values.items()}}
     if name == "momentum":
         result["nesterov"] = bool(op.get_attr("use_nesterov"))
     return result
+
+
+def _setting(session, tensor):
+    """An optimizer setting's value. A constant is read from the graph: built under
+    control_dependencies(UPDATE_OPS), as batch norm asks, it carries control inputs that a run
+    would have to feed a batch for."""
+    value = _tf().get_static_value(tensor)
+    return session.run(tensor) if value is None else value
 
 
 # Loss op -> the name of the Keras loss that computes it.

@@ -95,6 +95,11 @@ def test_both_sides_train_with_the_registered_recipe(pair):
         assert op.type == "ResourceApplyAdam", op.name
         assert tf.get_static_value(op.inputs[args.index("lr")]) == np.float32(recipe.learning_rate), op.name
         assert tf.get_static_value(op.inputs[args.index("epsilon")]) == np.float32(recipe.epsilon), op.name
+    # What a pair's optimizer is read by (parity.legacy.optimizer_settings), batch norm's UPDATE_OPS included.
+    read = legacy.info()["optimizer"]
+    assert read["optimizer"] == "adam", read
+    assert read["learning_rate"] == pytest.approx(recipe.learning_rate, rel=1e-7), read
+    assert read["epsilon"] == pytest.approx(recipe.epsilon, rel=1e-6), read
     keras_adam = eager.trainer.optimizer
     assert float(keras_adam.learning_rate) == pytest.approx(recipe.learning_rate, rel=1e-7)
     assert keras_adam.epsilon == recipe.epsilon
