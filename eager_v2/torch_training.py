@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import torch
 
+from eager_v2.blocks import StepLosses
+
 STYLES = ("eager", "function", "xla", "fit")
 
 
@@ -86,9 +88,7 @@ class TorchTrainer:
         """Runs `num_steps` steps on the (x, y) pairs `batches` yields; returns the step losses.
         `on_step(step_index, loss)` is called after every step."""
         if self.style == "fit":
-            from eager_v2.training import _StepLosses
-
-            recorder = _StepLosses(on_step)
+            recorder = StepLosses(on_step)
             steps = (next(batches) for _ in range(num_steps))
             self.model.fit(steps, epochs=1, steps_per_epoch=num_steps, verbose=0, shuffle=False, callbacks=[recorder])
             return recorder.losses

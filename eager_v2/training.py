@@ -3,7 +3,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from eager_v2.blocks import STEPS_PER_CALL, same_shapes as _same_shapes  # noqa: F401 (STEPS_PER_CALL: the API)
+from eager_v2.blocks import STEPS_PER_CALL, StepLosses, same_shapes as _same_shapes  # noqa: F401 (STEPS_PER_CALL: the API)
 
 STYLES = ("eager", "function", "xla", "fit")
 
@@ -128,28 +128,7 @@ class Trainer:
                 yield next(batches)
 
         dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-        recorder = _StepLosses(on_step)
+        recorder = StepLosses(on_step)
         self.model.fit(dataset, epochs=1, steps_per_epoch=num_steps, verbose=0, shuffle=False,
                        callbacks=[recorder])
         return recorder.losses
-
-
-class _StepLosses(keras.callbacks.Callback):
-    """Recovers each step's loss from the running mean Model.fit reports after every batch.
-
-    Keras 3 logs the epoch's mean loss so far; step k's loss is k*mean_k - (k-1)*mean_(k-1).
-    With float32 means near 1 the recovered value is exact to about k * 6e-8.
-    """
-
-    def __init__(self, on_step=None):
-        super().__init__()
-        self.on_step = on_step
-        self.losses = []
-        self._previous_total = 0.0
-
-    def on_train_batch_end(self, batch, logs=None):
-        total = (batch + 1) * float(logs["loss"])
-        self.losses.append(total - self._previous_total)
-        self._previous_total = total
-        if self.on_step is not None:
-            self.on_step(batch, self.losses[-1])
