@@ -477,6 +477,10 @@ def cmd_map(args):
     return EXIT_OK
 
 
+LOOP_COMPILED_ON_CPU = ("XLA's CPU backend runs a loop of training steps compiled as one computation many times "
+                        "slower than one step a call: parity/bench/styles.py")
+
+
 def cmd_bench(args):
     from parity import bench
 
@@ -493,14 +497,14 @@ def cmd_bench(args):
         raise UsageError(f"--styles names no style; choose from: {', '.join(bench.STYLES)}")
     for style in asked or ():
         _style(style, bench.STYLES)
-    styles = asked or bench.default_styles()
+    styles = asked or bench.default_styles(on_gpu=True)
     from parity import runtime
 
     if runtime.keras_backend() != "tensorflow":
         raise UsageError(f"tf-parity bench runs on Keras' TensorFlow backend, not {runtime.keras_backend()} "
                          "(unset KERAS_BACKEND): its styles jax_function and jax_scan time JAX in a process of "
                          "their own")
-    missing = [s for s in asked or () if s in bench.JAX_STYLES and s not in bench.default_styles()]
+    missing = [s for s in asked or () if s in bench.JAX_STYLES and s not in bench.default_styles(on_gpu=True)]
     if missing:
         raise UsageError(f"--styles {missing[0]}: JAX is not installed")
     if pair is not None and pair.pair_legacy is not None:
@@ -521,16 +525,24 @@ def cmd_bench(args):
     png_path = _writable(report.companion(json_path, "_ratios.png"))
     import shlex
 
+    device = _device(args)
+    left_out = ()
+    if asked is None and not device["device"].startswith("GPU"):
+        left_out = tuple(s for s in styles if s in bench.LOOP_COMPILED)
+        styles = tuple(s for s in styles if s not in left_out)
     config = bench.BenchConfig(models=models, styles=styles, batch_size=args.batch_size, steps=args.steps,
                                warmup=args.warmup, command=shlex.join(["tf-parity", *args.argv]),
                                device=getattr(args, "device", None) or "auto")
-    device = _device(args)
     result = bench.run(config, log=_log)
     result["device_settings"] = device
+    if left_out:
+        result["left_out"] = {"styles": list(left_out), "why": LOOP_COMPILED_ON_CPU}
     with outputs.together():
         report.write_json(json_path, result)
         bench.plot_ratios(png_path, result)
     print(bench.format_table(result))
+    if left_out:
+        print(f"left out on a CPU: {', '.join(left_out)} ({LOOP_COMPILED_ON_CPU}); --styles names them")
     print(f"wrote {json_path} and {png_path}")
     failed = [f"{r['model']} {r['style']} {r['phase']}" for r in result["results"] if r.get("error")]
     if failed:
@@ -665,7 +677,7 @@ def build_parser():
 def device_argument(p):
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                    help="cpu hides every GPU; gpu requires one (TF32 off and deterministic ops there); auto "
-                        "(default) takes what there is. The Keras backend is KERAS_BACKEND's (tensorflow, jax)")
+                        "(default) takes what there is. The Keras backend is KERAS_BACKEND's (tensorflow, jax, torch)")
 
 
 def pair_arguments(p, checkpoint_help=None):
@@ -722,6 +734,9 @@ def main(argv=None):
     try:
         args = parser.parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)
+        from parity import runtime
+
+        runtime.torch_environment(getattr(args, "device", None))
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE

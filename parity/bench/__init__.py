@@ -18,8 +18,8 @@ from parity.bench import flops, machine, measure, report, settings, styles, timi
 from parity.bench.flops import count_flops
 from parity.bench.measure import bench_model, run
 from parity.bench.report import format_table, plot_ratios
-from parity.bench.settings import (BASELINE, JAX_STYLES, MULTI_STEPS, PHASES, STYLES, BenchConfig, Setting,
-                                   default_styles, synthetic_batch)
+from parity.bench.settings import (BASELINE, JAX_STYLES, LOOP_COMPILED, MULTI_STEPS, PHASES, STYLES, BenchConfig,
+                                   Setting, default_styles, synthetic_batch)
 
-__all__ = ["BASELINE", "JAX_STYLES", "MULTI_STEPS", "PHASES", "STYLES", "BenchConfig", "Setting", "bench_model",
-           "count_flops", "default_styles", "format_table", "plot_ratios", "run", "synthetic_batch"]
+__all__ = ["BASELINE", "JAX_STYLES", "LOOP_COMPILED", "MULTI_STEPS", "PHASES", "STYLES", "BenchConfig", "Setting",
+           "bench_model", "count_flops", "default_styles", "format_table", "plot_ratios", "run", "synthetic_batch"]

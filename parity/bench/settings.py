@@ -11,6 +11,9 @@ from parity import registry
 STYLES = ("legacy_feed_dict", "legacy_tf_data", "eager", "function", "function_multi", "xla", "xla_multi", "fit",
           "fit_multi", "jax_function", "jax_scan")
 JAX_STYLES = ("jax_function", "jax_scan")
+# Training steps looped inside one XLA computation: on a CPU, many times slower than one step per
+# call (parity.bench.styles says why), so a default run on a CPU leaves them out.
+LOOP_COMPILED = ("xla_multi", "jax_scan")
 PHASES = ("infer", "train", "loop")
 BASELINE = "legacy_feed_dict"
 # Steps per call of the multi-step styles: with mnist_cnn's 15 ms step, half a millisecond of
@@ -23,19 +26,18 @@ LOOP_POOL = 8
 Setting = registry.Bench  # each model's default is its ModelSpec.bench
 
 
-def default_styles():
-    """STYLES less the JAX styles where JAX is not installed."""
+def default_styles(on_gpu=False):
+    """STYLES less the JAX styles where JAX is not installed, and on a CPU less LOOP_COMPILED."""
     import importlib.util
 
-    if importlib.util.find_spec("jax") is not None:
-        return STYLES
-    return tuple(s for s in STYLES if s not in JAX_STYLES)
+    left_out = (() if importlib.util.find_spec("jax") is not None else JAX_STYLES) + (() if on_gpu else LOOP_COMPILED)
+    return tuple(s for s in STYLES if s not in left_out)
 
 
 @dataclass
 class BenchConfig:
     models: tuple                      # registered names, or ModelSpecs (a user's pair)
-    styles: tuple = field(default_factory=default_styles)
+    styles: tuple = field(default_factory=default_styles)   # the CPU's default
     batch_size: Optional[int] = None   # None: the model's default, its ModelSpec.bench
     steps: Optional[int] = None
     warmup: Optional[int] = None

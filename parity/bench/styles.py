@@ -30,6 +30,13 @@ runs before the clock starts; fit_multi runs whole executions, after one untimed
 holds the call's set-up, and keeps the block's first steps. The median of such call means holds
 each call's slow steps, which a single-step style's median of steps leaves out: on a busy machine
 the comparison leans to the baseline.
+
+On a CPU, xla_multi and jax_scan train far slower than one step per call (mnist_cnn, batch 64: 39
+times the graph's step against 2.7 for xla): inside the compiled loop, XLA's CPU backend leaves the
+backward convolutions in their native dimension order (f01b_i01o->01bf) instead of rewriting them
+to the standard one (b01f_01io->b01f) as it does for a step compiled alone, in TensorFlow and in
+JAX alike; unrolling the loop undoes it. `tf-parity bench` leaves them out on a CPU unless --styles
+names them (settings.LOOP_COMPILED).
 """
 import math
 import time
