@@ -64,7 +64,7 @@ def _backend(name):
     module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[name]
     installed = importlib.util.find_spec(module) is not None
     reason = {"jax": "jax is not installed: pip install -e '.[jax]' (make test installs it)",
-              "torch": "torch is not installed: pip install -e '.[torch]' (make test installs it)"}.get(name, "")
+              "torch": "torch is not installed: make test EXTRAS=cpu,test,jax,torch installs it"}.get(name, "")
     return pytest.param(name, marks=pytest.mark.skipif(not installed, reason=reason))
 
 

@@ -83,8 +83,11 @@ def test_every_tf_parity_command_parses_and_names_existing_files(command):
 def test_every_other_command_names_what_exists(command):
     words = shlex.split(command)
     if words[0] == "make":
-        targets = re.findall(r"^([a-z]+):", (ROOT / "Makefile").read_text(), flags=re.M)
+        makefile = (ROOT / "Makefile").read_text()
+        targets = re.findall(r"^([a-z]+):", makefile, flags=re.M)
         assert words[1] in targets, command
+        for setting in (w.split("=")[0] for w in words[2:] if "=" in w):
+            assert re.search(rf"^{setting} \??=", makefile, flags=re.M), f"{command!r}: the Makefile has no {setting}"
     elif words[:3] == ["python", "-m", "pytest"]:
         for target in (w for w in words[3:] if not w.startswith("-")):
             path, _, test = target.partition("::")

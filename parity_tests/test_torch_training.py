@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
-                                reason="torch is not installed: pip install -e '.[torch]' (make test installs it)")
+                                reason="torch is not installed: make test EXTRAS=cpu,test,jax,torch installs it")
 
 PROBE = r"""
 import json, sys
