@@ -19,11 +19,10 @@ RUN_ELSEWHERE = {
     "gpu_check.sh": "parity_tests/test_golden.py",
     "jax_steps.py": "scripts/gpu_check.sh",  # run by test_golden.py's gpu_check.sh test
     "install_data.sh": "Makefile",
+    "gpu_bundle.sh": "parity_tests/test_scripts.py",  # test_gpu_bundle_holds_the_wheels_the_data_and_a_record
 }
 # Scripts no test runs, with the reason.
-NOT_RUN = {
-    "gpu_bundle.sh": "it downloads wheels with `pip download`, which needs a package index",
-}
+NOT_RUN = {}
 
 
 def commands(out):
@@ -72,6 +71,23 @@ def runs(tmp_path_factory):
             return result, seconds, out
 
         yield wait
+
+
+def test_gpu_bundle_holds_the_wheels_the_data_and_a_record(tmp_path):
+    """scripts/gpu_bundle.sh with one model and a short free run; `pip download` takes the wheels
+    from the package index."""
+    import os
+
+    bundle = tmp_path / "bundle"
+    env = {**os.environ, "BUNDLE": str(bundle), "MODELS": "mnist_cnn", "RECORD_FLAGS": "--accuracy-steps 20"}
+    result = subprocess.run(["scripts/gpu_bundle.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name.split("-")[0] for p in (bundle / "wheels").glob("*.whl")) == ["keras", "namex", "optree"]
+    assert len(list((bundle / "data" / "fashion-mnist").glob("*-ubyte.gz"))) == 4
+    record = json.loads((bundle / "records" / "mnist_cnn" / "record.json").read_text())
+    assert record["model"] == "mnist_cnn" and record["settings"]["accuracy_steps"] == 20
+    assert result.stdout.strip().splitlines()[-1].endswith("in all, of 67.1 MB (64 MiB)")
 
 
 def test_every_script_is_run_by_a_test():

@@ -6,6 +6,7 @@
 # 64 MiB in all: the script says what it holds and refuses to leave a bundle that does not fit.
 #
 #   scripts/gpu_bundle.sh                 # MODELS="mnist_cnn conv_autoencoder" PYTHON_VERSION=3.12
+#   RECORD_FLAGS="--accuracy-steps 20"    # more flags for each `tf-parity record`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUNDLE=${BUNDLE:-gpu_bundle}
@@ -24,7 +25,7 @@ keras=$(grep '^keras==' constraints.txt)
 cp "$DATA"/*-ubyte.gz "$BUNDLE/data/fashion-mnist/"
 for model in $MODELS; do
     .venv/bin/tf-parity record --model "$model" --compact --dataset fashion_mnist --device cpu \
-        --out "$BUNDLE/records/$model"
+        --out "$BUNDLE/records/$model" ${RECORD_FLAGS:-}
 done
 
 tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
