@@ -21,7 +21,7 @@ SNIPPETS = sorted(p for folder in ("tf1", "ports") for p in (CORPUS / folder).gl
 REPO_FINDINGS = {
     ("eager_v2/conv_autoencoder.py", "loss-reduction", "note"),
     ("eager_v2/mobilenet_v2.py", "applications-bn-momentum", "warning"),
-    ("eager_v2/training.py", "fit-logs-running-mean", "warning"),
+    ("eager_v2/blocks.py", "fit-logs-running-mean", "warning"),
     ("legacy_graph/mobilenet_v2.py", "loss-sum-vs-mean", "warning"),
 }
 
