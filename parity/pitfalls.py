@@ -314,6 +314,21 @@ CATALOGUE = (
              "real fault. `python scripts/kink_report.py --model M` shows a batch's crossings.",
         scan="run: which side of a kink rounding puts an input depends on the data and the graph optimizer",
         models=("resnet18",)),
+    Pitfall(
+        "softmax-probabilities-backend", "A loss on softmax probabilities depends on the Keras backend",
+        legacy="tf.nn.softmax_cross_entropy_with_logits and its sparse twin take logits: exact for any gap "
+               "between them",
+        eager="keras.losses.(Sparse)CategoricalCrossentropy(from_logits=False) on a Softmax layer's output: on the "
+              "TensorFlow backend Keras reads the logits behind the softmax; on JAX and torch it takes the "
+              "probabilities, clipped to [1e-7, 1 - 1e-7]",
+        symptom="An example the model is sure of and wrong costs what the clip allows: logits (20, -20) with "
+                "label 1 cost 40.0 on TensorFlow and 16.12 on JAX and torch, where its gradient is zero. The "
+                "same port, verified against one record, trains otherwise on another backend; mobilenet_v2's "
+                "port (the document's softmax head) meets it.",
+        port="Give the loss logits: end the model in a Dense without activation, pass from_logits=True, and "
+             "apply the softmax for predictions only.",
+        scan="run: the Keras backend is chosen when the program starts (KERAS_BACKEND), not in the source",
+        models=("mobilenet_v2",)),
 )
 
 BY_ID = {p.id: p for p in CATALOGUE}

@@ -537,3 +537,50 @@ def test_float32_kink():
     relu = kinks.KinkOp("Relu", "Relu")
     [crossing] = kinks.crossings([relu], [z_graph.numpy()], [relu], [z_keras.numpy()])
     assert crossing.elements == 1 and crossing.margin == pytest.approx(1e-8)
+
+
+SOFTMAX_LOSS = r"""
+import json, numpy as np, keras
+inputs = keras.Input((2,))
+logits = keras.layers.Identity()(inputs)
+model = keras.Model(inputs, keras.layers.Softmax()(logits))
+x = np.array([[20.0, -20.0], [2.0, 1.0]], np.float32)
+y = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
+on_probabilities = keras.losses.CategoricalCrossentropy(reduction=None)(y, model(x))
+on_logits = keras.losses.CategoricalCrossentropy(from_logits=True, reduction=None)(y, x)
+out = {"probabilities": keras.ops.convert_to_numpy(on_probabilities).tolist(),
+       "logits": keras.ops.convert_to_numpy(on_logits).tolist()}
+if keras.backend.backend() == "jax":
+    import jax
+    loss = keras.losses.CategoricalCrossentropy()
+    out["gradient"] = np.asarray(jax.grad(lambda z: loss(y[:1], jax.nn.softmax(z)))(x[:1])).tolist()
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_softmax_probabilities_backend():
+    import importlib.util
+    import json
+    import os
+
+    def losses(backend):
+        result = subprocess.run([sys.executable, "-c", SOFTMAX_LOSS], capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "KERAS_BACKEND": backend, "OMP_WAIT_POLICY": "PASSIVE"})
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads(result.stdout.split("RESULT ", 1)[1])
+
+    others = [b for b in ("jax", "torch") if importlib.util.find_spec(b) is not None]
+    assert others, "needs JAX or torch (the test extra installs JAX)"
+    tensorflow = losses("tensorflow")
+    # TensorFlow's backend reads the softmax's logits: the exact 40 (log-sum-exp of (20, -20) less -20).
+    assert tensorflow["probabilities"][0] == pytest.approx(40.0, rel=1e-6)
+    for backend in others:
+        out = losses(backend)
+        # The clipped probability: -log(1e-7) = 16.118, whatever the gap; the port on logits is exact.
+        assert out["probabilities"][0] == pytest.approx(-np.log(1e-7), rel=1e-5), backend
+        assert out["logits"][0] == pytest.approx(40.0, rel=1e-6), backend
+        if backend == "jax":  # and teaches nothing: the clip's gradient is zero
+            assert out["gradient"] == [[0.0, 0.0]], out["gradient"]
+        # An example inside the clip costs the same on every backend.
+        assert out["probabilities"][1] == pytest.approx(tensorflow["probabilities"][1], rel=1e-6), backend
+
