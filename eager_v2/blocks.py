@@ -41,3 +41,33 @@ class StepLosses(keras.callbacks.Callback):
         self._previous_total = total
         if self.on_step is not None:
             self.on_step(batch, self.losses[-1])
+
+
+def train_in_blocks(trainer, batches, num_steps, on_step=None):
+    """A trainer's train() outside fit: blocks of up to trainer.steps_per_call batches, each run of
+    one shape (same_shapes) one trainer.train_steps call and a lone batch one train_step call;
+    returns the step losses, calling `on_step(step_index, loss)` after each."""
+    losses = []
+    while len(losses) < num_steps:
+        block = [next(batches) for _ in range(min(trainer.steps_per_call, num_steps - len(losses)))]
+        for run in same_shapes(block):
+            if len(run) == 1:
+                done = [trainer.train_step(*run[0])]
+            else:
+                done = trainer.train_steps(np.stack([x for x, _ in run]), np.stack([y for _, y in run]))
+            # A non-finite loss is seen here, at the end of its block; on_step (a runner's
+            # watch) names its step. The block's later steps have run, but are not reported.
+            for loss in done:
+                losses.append(loss)
+                if on_step is not None:
+                    on_step(len(losses) - 1, loss)
+    return losses
+
+
+def fit_steps(model, batches, num_steps, on_step=None):
+    """Model.fit over the next `num_steps` (x, y) pairs of `batches`, fed from a Python generator;
+    returns each step's loss (StepLosses)."""
+    recorder = StepLosses(on_step)
+    steps = (next(batches) for _ in range(num_steps))
+    model.fit(steps, epochs=1, steps_per_epoch=num_steps, verbose=0, shuffle=False, callbacks=[recorder])
+    return recorder.losses

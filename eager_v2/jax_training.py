@@ -5,7 +5,7 @@ import jax
 import keras
 import numpy as np
 
-from eager_v2.blocks import StepLosses, same_shapes
+from eager_v2.blocks import fit_steps, train_in_blocks
 
 STYLES = ("eager", "function", "xla", "fit")
 
@@ -104,22 +104,5 @@ class JaxTrainer:
         """Runs `num_steps` steps on the (x, y) pairs `batches` yields; returns the step losses.
         `on_step(step_index, loss)` is called after every step."""
         if self.style == "fit":
-            recorder = StepLosses(on_step)
-            steps = (next(batches) for _ in range(num_steps))
-            self.model.fit(steps, epochs=1, steps_per_epoch=num_steps, verbose=0, shuffle=False, callbacks=[recorder])
-            return recorder.losses
-        losses = []
-        while len(losses) < num_steps:
-            block = [next(batches) for _ in range(min(self.steps_per_call, num_steps - len(losses)))]
-            for run in same_shapes(block):
-                if len(run) == 1:
-                    done = [self.train_step(*run[0])]
-                else:
-                    done = self.train_steps(np.stack([x for x, _ in run]), np.stack([y for _, y in run]))
-                # A non-finite loss is seen here, at the end of its block; on_step (a runner's
-                # watch) names its step. The block's later steps have run, but are not reported.
-                for loss in done:
-                    losses.append(loss)
-                    if on_step is not None:
-                        on_step(len(losses) - 1, loss)
-        return losses
+            return fit_steps(self.model, batches, num_steps, on_step)
+        return train_in_blocks(self, batches, num_steps, on_step)

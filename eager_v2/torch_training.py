@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import torch
 
-from eager_v2.blocks import StepLosses
+from eager_v2.blocks import fit_steps, train_in_blocks
 
 STYLES = ("eager", "function", "xla", "fit")
 
@@ -88,14 +88,5 @@ class TorchTrainer:
         """Runs `num_steps` steps on the (x, y) pairs `batches` yields; returns the step losses.
         `on_step(step_index, loss)` is called after every step."""
         if self.style == "fit":
-            recorder = StepLosses(on_step)
-            steps = (next(batches) for _ in range(num_steps))
-            self.model.fit(steps, epochs=1, steps_per_epoch=num_steps, verbose=0, shuffle=False, callbacks=[recorder])
-            return recorder.losses
-        losses = []
-        for i in range(num_steps):
-            x, y = next(batches)
-            losses.append(self.train_step(x, y))
-            if on_step is not None:
-                on_step(i, losses[-1])
-        return losses
+            return fit_steps(self.model, batches, num_steps, on_step)
+        return train_in_blocks(self, batches, num_steps, on_step)

@@ -3,7 +3,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from eager_v2.blocks import STEPS_PER_CALL, StepLosses, same_shapes as _same_shapes  # noqa: F401 (STEPS_PER_CALL: the API)
+from eager_v2.blocks import STEPS_PER_CALL, StepLosses, train_in_blocks  # noqa: F401 (STEPS_PER_CALL: the API)
 
 STYLES = ("eager", "function", "xla", "fit")
 
@@ -101,21 +101,7 @@ class Trainer:
         """
         if self.style == "fit":
             return self._fit(batches, num_steps, on_step)
-        losses = []
-        while len(losses) < num_steps:
-            block = [next(batches) for _ in range(min(self.steps_per_call, num_steps - len(losses)))]
-            for run in _same_shapes(block):
-                if len(run) == 1:
-                    done = [self.train_step(*run[0])]
-                else:
-                    done = self.train_steps(np.stack([x for x, _ in run]), np.stack([y for _, y in run]))
-                # A non-finite loss is seen here, at the end of its block; on_step (a runner's
-                # watch) names its step. The block's later steps have run, but are not reported.
-                for loss in done:
-                    losses.append(loss)
-                    if on_step is not None:
-                        on_step(len(losses) - 1, loss)
-        return losses
+        return train_in_blocks(self, batches, num_steps, on_step)
 
     def _fit(self, batches, num_steps, on_step):
         first = next(batches)
