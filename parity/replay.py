@@ -18,7 +18,8 @@ class Seed001:
     """The document's test report and context management, shared by both trees' workflows.
 
     `data` is what `input_data.read_data_sets(..., one_hot=True)` returns. Subclasses give
-    `optimize`, `predict_cls(images)`, `layer_output`, `conv_weights`, `save`, `restore` and `close`.
+    `_train(num_iterations, log, progress)`, `predict_cls(images)`, `layer_output`, `conv_weights`,
+    `save`, `restore` and `close`.
     """
 
     def __init__(self, data, learning_rate=None, train_batch_size=None, class_names=None):
@@ -28,6 +29,16 @@ class Seed001:
         self.train_batch_size = train_batch_size or recipe.batch_size
         self.class_names = class_names
         self.total_iterations = 0
+
+    def optimize(self, num_iterations, log=print, progress=None):
+        """Runs `num_iterations` training steps, logging every 100th as the document did; returns
+        the seconds they took."""
+        start_time = time.time()
+        self._train(num_iterations, log, progress)
+        self.total_iterations += num_iterations
+        time_dif = time.time() - start_time
+        log("Time usage: " + str(timedelta(seconds=int(round(time_dif)))))
+        return time_dif
 
     def print_test_accuracy(self, show_example_errors=False, show_confusion_matrix=False, out_dir=None,
                             prefix="", log=print):
@@ -60,10 +71,9 @@ class GraphSeed001(Seed001):
         self.session = tf.compat.v1.Session(graph=self.model.graph)
         self.session.run(init)
 
-    def optimize(self, num_iterations, log=print, progress=None):
-        """Runs `num_iterations` Adam steps on training batches; returns the seconds it took."""
+    def _train(self, num_iterations, log, progress):
+        """`num_iterations` Adam steps on training batches, each 100th logging the batch's accuracy."""
         m = self.model
-        start_time = time.time()
         for i in range(self.total_iterations, self.total_iterations + num_iterations):
             x_batch, y_true_batch = self.data.train.next_batch(self.train_batch_size)
             feed_dict_train = {m.inputs: x_batch, m.labels: y_true_batch}
@@ -73,10 +83,6 @@ class GraphSeed001(Seed001):
                 log(f"Optimization Iteration: {i + 1:>6}, Training Accuracy: {acc:>6.1%}")
             if progress is not None:
                 progress.update(1)
-        self.total_iterations += num_iterations
-        time_dif = time.time() - start_time
-        log("Time usage: " + str(timedelta(seconds=int(round(time_dif)))))
-        return time_dif
 
     def predict_cls(self, images, batch_size=TEST_BATCH_SIZE):
         """Predicted classes, in batches of `batch_size` as the document evaluated."""
@@ -136,12 +142,10 @@ class KerasSeed001(Seed001):
             x, y = self.data.train.next_batch(self.train_batch_size)
             yield self._images(x), y
 
-    def optimize(self, num_iterations, log=print, progress=None):
-        """Runs `num_iterations` training steps; returns the seconds they took.
-
-        Every 100th step logs the batch's training accuracy, as the document did; Model.fit
-        runs whole loops, so in the `fit` style that line gives the batch's loss instead.
-        """
+    def _train(self, num_iterations, log, progress):
+        """`num_iterations` training steps. Every 100th logs the batch's training accuracy, as the
+        document did; Model.fit runs whole loops, so in the `fit` style that line gives the batch's
+        loss instead."""
         batches = self._batches()
         first = self.total_iterations
 
@@ -151,7 +155,6 @@ class KerasSeed001(Seed001):
             if progress is not None:
                 progress.update(1)
 
-        start_time = time.time()
         if self.trainer.style == "fit":
             self.trainer.train(batches, num_iterations, on_step)
         else:
@@ -163,10 +166,6 @@ class KerasSeed001(Seed001):
                     log(f"Optimization Iteration: {first + i + 1:>6}, Training Accuracy: {acc:>6.1%}")
                 if progress is not None:
                     progress.update(1)
-        self.total_iterations += num_iterations
-        time_dif = time.time() - start_time
-        log("Time usage: " + str(timedelta(seconds=int(round(time_dif)))))
-        return time_dif
 
     def _accuracy(self, x, y_one_hot):
         logits = self.model(x, training=False)
