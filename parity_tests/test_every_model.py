@@ -11,11 +11,16 @@ BATCH = 4
 
 @pytest.fixture(scope="module", params=list(registry.MODELS))
 def runners(request):
-    spec = registry.get(request.param)
-    spec, legacy, eager = pair.build_runners(spec, seed=0, style="function")
-    transfer.transfer(legacy, eager)
+    spec, legacy, eager = built_pair(registry.get(request.param))
     yield spec, legacy, eager
     legacy.close()
+
+
+def built_pair(spec):
+    """The model's two runners, the legacy weights copied to the Keras side; the legacy one to close."""
+    spec, legacy, eager = pair.build_runners(spec, seed=0, style="function")
+    transfer.transfer(legacy, eager)
+    return spec, legacy, eager
 
 
 def _batches(spec):
@@ -24,7 +29,11 @@ def _batches(spec):
 
 
 def test_forward_gradients_and_teacher_forced_steps_pass(runners):
-    spec, legacy, eager = runners
+    assert_forward_gradients_and_steps_pass(*runners)
+
+
+def assert_forward_gradients_and_steps_pass(spec, legacy, eager):
+    """The forward, gradients and teacher-forced checks on BATCH synthetic images, each passed."""
     tol = tolerances.for_spec(spec)
     x, y = bench.synthetic_batch(spec, BATCH, seed=0)
     modes = ("inference", "training") if spec.batch_norm else ("inference",)

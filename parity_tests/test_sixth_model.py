@@ -1,14 +1,13 @@
 """A model added from outside the built-ins: its two files (parity_tests/tiny_mlp) and one
 registry.register call are all it takes for the checks test_every_model.py runs on the built-ins,
 and for `tf-parity parity --model`."""
-import itertools
 import json
 
 import pytest
 
-from parity import bench, checks, cli, pair, registry, tolerances, transfer
+from parity import cli, registry, transfer
+from parity_tests.test_every_model import assert_forward_gradients_and_steps_pass, built_pair
 
-BATCH = 4
 TINY_MLP = registry.ModelSpec(
     name="tiny_mlp",
     title="2-layer MLP (fc 32 ReLU, fc 10), a test fixture",
@@ -36,15 +35,9 @@ def registered(monkeypatch):
 
 @pytest.fixture
 def runners(registered):
-    spec, legacy, eager = pair.build_runners(registry.get("tiny_mlp"), seed=0, style="function")
-    transfer.transfer(legacy, eager)
+    spec, legacy, eager = built_pair(registry.get("tiny_mlp"))
     yield spec, legacy, eager
     legacy.close()
-
-
-def _batches(spec):
-    for seed in itertools.count(1):
-        yield bench.synthetic_batch(spec, BATCH, seed)
 
 
 def test_a_name_is_registered_once(registered):
@@ -61,18 +54,7 @@ def test_parameters_match_the_anchor_and_pair_by_name(runners):
 
 
 def test_forward_gradients_and_teacher_forced_steps_pass(runners):
-    spec, legacy, eager = runners
-    tol = tolerances.for_spec(spec)
-    x, y = bench.synthetic_batch(spec, BATCH, seed=0)
-    forward = checks.forward(legacy, eager, x, tol, ("inference",))
-    assert forward.status == "passed", forward.message
-    dead = checks.dead_variables(legacy, x, y, tol)
-    gradients = checks.gradients(legacy, eager, x, y, tol, dead=dead,
-                                 more_batches=itertools.islice(_batches(spec), 3))
-    assert gradients.status == "passed", gradients.message
-    records = checks.teacher_forced_steps(legacy, eager, _batches(spec), 2)
-    steps = checks.training_steps(legacy.names, legacy.trainable_mask, records, tol, dead)
-    assert len(records) == 2 and steps.status == "passed", steps.message
+    assert_forward_gradients_and_steps_pass(*runners)
 
 
 def test_the_keras_side_trains_with_the_registered_recipe(runners):
