@@ -14,15 +14,16 @@ import numpy as np
 from parity.runners import Diverged, _StepWatch, run_steps
 
 # What the child answers once, at start: the runner's fixed attributes.
-ATTRIBUTES = ("names", "shapes", "trainable_mask", "style", "held_fixed")
+ATTRIBUTES = ("names", "shapes", "trainable_mask", "style", "held_fixed", "graph_trust")
 # Methods whose answers never change, kept for after the child has closed (the report reads them).
-FIXED = ("param_counts", "layer_shapes")
+FIXED = ("param_counts", "layer_shapes", "dtypes", "fingerprint")
 
 
 class IsolatedRunner:
     """A GraphRunner for `source` (a parity.legacy.LegacySource) in a child process."""
 
     def __init__(self, source, seed=0):
+        self._source = source
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(child, source, seed), daemon=True,
@@ -41,24 +42,43 @@ class IsolatedRunner:
     def layer_shapes(self):
         return self._fixed["layer_shapes"]
 
-    def _answer(self):
+    def dtypes(self):
+        return self._fixed["dtypes"]
+
+    def fingerprint(self):
+        return self._fixed["fingerprint"]
+
+    def _answer(self, asked="starting"):
         try:
             status, value = self._conn.recv()
         except EOFError:
-            self._process.join(5)
-            raise RuntimeError(f"the legacy side's process ended (exit status {self._process.exitcode})") from None
+            raise self._ended(asked) from None
         if status == "error":
             kind, message, where = value
-            from parity.legacy import LegacyError
+            from parity.legacy import GraphRefused, LegacyError
             from parity.transfer import TransferError
 
-            raise {"LegacyError": LegacyError, "TransferError": TransferError}.get(kind, RemoteError)(
-                message if kind in ("LegacyError", "TransferError") else f"{kind}: {message}\n{where}")
+            known = {e.__name__: e for e in (LegacyError, GraphRefused, TransferError)}
+            raise known.get(kind, RemoteError)(message if kind in known else f"{kind}: {message}\n{where}")
         return value
 
+    def _ended(self, asked):
+        """The LegacyError of a child that ended without answering."""
+        from parity.legacy import LegacyError
+
+        self._process.join(5)
+        code = self._process.exitcode
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
+        return LegacyError(f"the legacy side's process ({self._source.describe()}) {how} while {asked}; no check "
+                           "can pass without it: does the module end the process when imported or called "
+                           "(os._exit, a crash in a custom op), or did the machine run out of memory?")
+
     def _call(self, method, *args, **kwargs):
-        self._conn.send((method, args, kwargs))
-        return self._answer()
+        try:
+            self._conn.send((method, args, kwargs))
+        except OSError:  # the child is gone
+            raise self._ended(f"answering {method}") from None
+        return self._answer(f"answering {method}")
 
     @property
     def step(self):
@@ -115,6 +135,9 @@ for _name in _FORWARDED:
 
 def _serve(conn, source, seed):
     """The child: builds the GraphRunner, then answers (method, args) requests until 'close'."""
+    from parity import interrupts
+
+    interrupts.install()
     try:
         from parity.runners import GraphRunner
 

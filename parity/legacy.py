@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from parity import graph_trust
+
 ALIASES = {"logits": ("logits", "outputs")}
 OUTPUT = "output"   # the endpoint name of the model's output, where a pair names none
 VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
@@ -42,6 +44,10 @@ GRADIENT_ARGS = ("grad", "delta")
 
 class LegacyError(ValueError):
     """The legacy side cannot be built as given; the message says what is wrong and how to fix it."""
+
+
+class GraphRefused(LegacyError):
+    """An imported graph whose ops touch files, the network or Python, refused before it runs."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class LegacySource:
     endpoints: tuple = ()               # (name, tensor name) pairs
     isolated: bool = False              # build and run it in a process of its own
     search_path: Optional[str] = None   # a folder put first on sys.path to import the builder
+    trust_graph: bool = False           # run an imported graph whose ops touch files, network or Python
 
     def describe(self):
         return self.builder or f"{self.meta} with {self.checkpoint}"
@@ -84,6 +91,7 @@ class LegacyModel:
     train_feeds: dict = field(default_factory=dict)
     eval_feeds: dict = field(default_factory=dict)
     checkpoint: Optional[str] = None    # the model variables are restored from it once initialized
+    graph_trust: Optional[dict] = None  # what the walk of its ops found (parity.graph_trust.verdict)
 
 
 def build(source, seed=0, graph=None):
@@ -99,6 +107,10 @@ def build(source, seed=0, graph=None):
             options = {"graph": graph, "seed": seed, **dict(source.builder_kwargs)}
             returned = function(**{k: v for k, v in options.items() if k in accepted or _takes_kwargs(accepted)})
             model = resolve_feeds(normalize(returned, graph, source.builder), source)
+        # Built by the user's own code, which has run already: what its graph does is noted, not refused.
+        findings = graph_trust.walk(graph.as_graph_def(), _fetched(model) + [
+            (f"the initializer of {v.op.name}", v.initializer.name) for v in _global_variables(graph)])
+        model.graph_trust = graph_trust.verdict(findings, source.trust_graph, "code")
         if source.checkpoint:
             from parity.transfer import checkpoint_prefix
 
@@ -128,9 +140,9 @@ def load_function(reference, flag, search_path=None):
         if e.name and module_name.startswith(e.name):
             raise LegacyError(f"{flag} {reference}: no module named {e.name!r} (searched the current folder "
                               "and the Python path)") from None
-        raise LegacyError(f"{flag} {reference}: importing {module_name} failed: {_raised(e)}") from None
-    except Exception as e:  # the user's module fails as it is imported
-        raise LegacyError(f"{flag} {reference}: importing {module_name} failed: {_raised(e)}") from None
+        raise user_error(e, f"{flag} {reference}: importing {module_name}", "failed:") from None
+    except BaseException as e:  # the user's module fails, exits or interrupts itself as it is imported
+        raise user_error(e, f"{flag} {reference}: importing {module_name}", "failed:") from None
     function = getattr(module, function_name, None)
     if function is None:
         public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
@@ -151,20 +163,53 @@ def _reported(function, flag, reference):
             return function(*args, **kwargs)
         except LegacyError:
             raise
-        except Exception as e:
-            raise LegacyError(f"{flag} {reference} raised {_raised(e)}") from None
+        except BaseException as e:
+            raise user_error(e, f"{flag} {reference}", "raised") from None
     return call
+
+
+def user_error(error, what, verb="raised"):
+    """The LegacyError for `error`, raised by the user's code doing `what` ("... {verb} TypeError: ..."
+    for an ordinary exception); a SIGINT or SIGTERM that
+    arrived meanwhile is raised again as it is. A module that calls sys.exit() or raises
+    KeyboardInterrupt itself must not end a run as if it had passed, or had been interrupted."""
+    from parity.interrupts import Terminated, from_signal
+
+    if isinstance(error, Terminated) or (isinstance(error, KeyboardInterrupt) and from_signal()):
+        raise error
+    if isinstance(error, SystemExit):
+        return LegacyError(f"{what} called sys.exit({error.code!r}){_where(error)}: a builder or port module must "
+                           "return, not exit; no check ran")
+    if isinstance(error, KeyboardInterrupt):
+        return LegacyError(f"{what} raised KeyboardInterrupt{_where(error)}, though no signal came; no check ran")
+    if not isinstance(error, Exception):
+        return LegacyError(f"{what} raised {type(error).__name__}{_where(error)}; no check ran")
+    return LegacyError(f"{what} {verb} {_raised(error)}")
 
 
 def _raised(error):
     """"TypeError: the first line of its message (at file:line)", the line being the last frame
     outside installed packages and tf-parity itself: the user's."""
     text = (str(error).strip().splitlines() or [""])[0]
-    harness = str(Path(__file__).parent)
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if "-packages" not in f.filename and not f.filename.startswith(harness)]
-    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"{type(error).__name__}: {text}{where}"
+    return f"{type(error).__name__}: {text}{_where(error)}"
+
+
+def _where(error):
+    frame = user_frame(error.__traceback__)
+    return f" (at {frame.filename}:{frame.lineno})" if frame else ""
+
+
+def user_frame(tb):
+    """The last frame of a traceback outside installed packages, Python's own library and tf-parity
+    (the harness and its built-in models): the user's code, or None."""
+    import sysconfig
+
+    own = tuple(str(Path(__file__).resolve().parents[1] / d) for d in ("parity", "legacy_graph", "eager_v2"))
+    library = tuple(p for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]} if p)
+    frames = [f for f in traceback.extract_tb(tb)
+              if "-packages" not in f.filename and not f.filename.startswith(own + library)
+              and not f.filename.startswith("<")]
+    return frames[-1] if frames else None
 
 
 def normalize(returned, graph, where="the builder"):
@@ -227,12 +272,16 @@ def from_meta(source):
     if missing:
         raise LegacyError(f"--legacy-meta needs the names of its tensors: give {', '.join(missing)} (tensor names "
                           "as tf.compat.v1 prints them, such as x:0)")
+    meta_graph = read_meta_graph(meta)
+    findings = graph_trust.walk(meta_graph.graph_def, _named_targets(source) +
+                                graph_trust.initializer_targets(meta_graph))
+    refuse(findings, source, f"--legacy-meta {meta}", meta)
     graph = tf.Graph()
     with graph.as_default():
         try:
-            tf.compat.v1.train.import_meta_graph(str(meta), clear_devices=True)
-        except Exception as e:  # a damaged or foreign file: protobuf's DecodeError, or TF's own
-            raise LegacyError(f"--legacy-meta {meta}: not a readable MetaGraphDef ({type(e).__name__}: "
+            tf.compat.v1.train.import_meta_graph(meta_graph, clear_devices=True)
+        except Exception as e:  # a custom op, with --trust-graph; or TF refusing what it read
+            raise LegacyError(f"--legacy-meta {meta}: TensorFlow cannot import the graph ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
     tensor = _resolver(graph)
     model = normalize({
@@ -245,7 +294,66 @@ def from_meta(source):
     model.train_feeds = {tensor("--train-feed", n): v for n, v in source.train_feeds}
     model.eval_feeds = {tensor("--feed", n): v for n, v in source.eval_feeds}
     model.checkpoint = prefix
+    model.graph_trust = graph_trust.verdict(findings, source.trust_graph, "meta")
     return model
+
+
+def read_meta_graph(path):
+    """The MetaGraphDef in `path`, binary or text as tf.compat.v1 writes either; nothing imported."""
+    from google.protobuf import message, text_format
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    data = Path(path).read_bytes()
+    meta_graph = meta_graph_pb2.MetaGraphDef()
+    try:
+        meta_graph.ParseFromString(data)
+        if meta_graph.graph_def.node:
+            return meta_graph
+    except message.DecodeError:
+        pass
+    try:
+        return text_format.Parse(data.decode("utf-8"), meta_graph_pb2.MetaGraphDef())
+    except (UnicodeDecodeError, text_format.ParseError) as e:
+        raise LegacyError(f"--legacy-meta {path}: not a readable MetaGraphDef ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0] if str(e) else 'no graph in it'})") from None
+
+
+def _named_targets(source):
+    """(label, tensor or op name) of everything a parity run fetches or feeds, as `source` names them."""
+    named = [("--inputs", source.inputs), ("--labels", source.labels), ("--logits", source.logits),
+             ("--loss", source.loss), ("--train-op", source.train_op), ("--training", source.training)]
+    named += [("--feed", n) for n, _ in source.eval_feeds] + [("--train-feed", n) for n, _ in source.train_feeds]
+    named += [(f"--endpoint {n}=", t) for n, t in source.endpoints]
+    return [(f"{flag} {name}" if not flag.endswith("=") else f"{flag}{name}", name) for flag, name in named if name]
+
+
+def _fetched(model):
+    """(label, name) of the tensors and ops a parity run fetches of a built LegacyModel."""
+    named = [("inputs", model.inputs), ("labels", model.labels), ("logits", model.logits), ("loss", model.loss),
+             ("train_op", model.train_op), ("training", model.training)]
+    named += [(f"endpoint {k}", t) for k, t in model.endpoints.items()]
+    named += [("a feed", t) for t in list(model.eval_feeds) + list(model.train_feeds)]
+    return [(f"{label} {t.name}", t.name) for label, t in named if t is not None]
+
+
+def _global_variables(graph):
+    with graph.as_default():
+        return _tf().compat.v1.global_variables()
+
+
+def refuse(findings, source, what, path):
+    """Raises GraphRefused naming `findings` unless the source trusts its graph; with --trust-graph,
+    says on stderr what it is about to run."""
+    if not findings:
+        return
+    if not source.trust_graph:
+        raise GraphRefused(f"{what}: refused, nothing of it has run: the run would reach {len(findings)} "
+                           f"op{'s' if len(findings) > 1 else ''} of a kind it does not run unasked: "
+                           f"{graph_trust.summary(findings)}. "
+                           f"`tf-parity inspect {path}` lists its ops; if you trust the graph, --trust-graph "
+                           "(trust-graph = true in a pair's file) runs it anyway and the report says so")
+    print(f"tf-parity: --trust-graph: {what} runs {len(findings)} flagged op{'s' if len(findings) > 1 else ''}: "
+          f"{graph_trust.summary(findings)}", file=sys.stderr)
 
 
 def resolve_feeds(model, source):
