@@ -8,28 +8,25 @@ Exit status:
   2    a usage or input error, or a file that could not be written: one line on stderr, no
        traceback, nothing half-written
   3    a training run diverged: its loss turned NaN or infinite, at the step named
+  4    tf-parity itself failed (a bug): its traceback, then one line; never 1, which is a verdict
   130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM; stderr says what was left on disk
 """
 import argparse
-import signal
 import sys
 from pathlib import Path
 
-from parity import outputs, registry
+from parity import config, interrupts, outputs, registry
 from parity.datasets import DATASETS, DataError
 
 LEGACY_STYLES = ("legacy",)
-EAGER_STYLES = ("eager", "function", "xla", "fit")
+EAGER_STYLES = config.EAGER_STYLES
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 3, 130, 143
-SEED_RANGE = (0, 2**32 - 1)   # what NumPy's and Keras' seeding accept
+EXIT_CRASH = 4
+SEED_RANGE = config.SEED_RANGE
 
 
 class UsageError(Exception):
     pass
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised like KeyboardInterrupt so that every `finally` cleans up on the way out."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,8 +48,6 @@ def _target(args):
     """(spec, run options): a registered model (--model), or the user's pair from its flags, a
     --config file, or the current folder's pyproject.toml; the run options (dataset, steps...) from
     the flags, over the file's, over the defaults. Everything is checked before any model is built."""
-    from parity import config
-
     flags = {key: getattr(args, key.replace("-", "_"), None) for key in config.PAIR_KEYS}
     flags["endpoint"] = _endpoints(getattr(args, "endpoint", None))
     run = {key: getattr(args, key.replace("-", "_"), None) for key in config.RUN_KEYS}
@@ -218,14 +213,48 @@ def cmd_scan(args):
     from parity import mapping, scan, scan_cross
 
     layer_pairs = scan_cross.layer_pairs_from_map(mapping.read_map(args.map)) if args.map else None
+    if args.json:
+        _writable(args.json)
     try:
         result = scan.run(args.paths, legacy=args.legacy, eager=args.eager,
                           upgrade_report=not args.no_upgrade_report, layer_pairs=layer_pairs)
     except scan.ScanError as e:
         raise UsageError(str(e)) from None
     formats = {"text": scan.format_text, "json": scan.format_json, "sarif": scan.format_sarif}
-    print(formats["json" if args.json else args.format](result))
+    print(formats[args.format](result))
+    if args.json:
+        with outputs.atomic(args.json, "scan report") as tmp:
+            tmp.write_text(scan.format_json(result) + "\n")
+        print(f"wrote {outputs.named(args.json)}", file=sys.stderr if args.format != "text" else sys.stdout)
     return EXIT_FAILED if args.fail_on != "never" and result.failing(args.fail_on) else EXIT_OK
+
+
+def cmd_inspect(args):
+    """What a saved graph holds and would do, read without importing or running any of it."""
+    from parity import inspect_graph, report
+
+    for path in (args.json, args.toml):
+        if path:
+            _writable(path)
+    try:
+        kind, meta_graph, graph_def = inspect_graph.read(args.graph)
+    except inspect_graph.InspectError as e:
+        raise UsageError(str(e)) from None
+    data = inspect_graph.describe(kind, meta_graph, graph_def)
+    skeleton = inspect_graph.skeleton(data, args.graph, Path(args.toml).parent if args.toml else ".")
+    data["pair_toml"] = skeleton
+    print(inspect_graph.format_text(data, args.graph))
+    print(f"\na pair file to start from{' (' + str(args.toml) + ')' if args.toml else ''}:\n{skeleton}", end="")
+    with outputs.together():
+        if args.json:
+            report.write_json(args.json, data, "inspection")
+        if args.toml:
+            with outputs.atomic(args.toml, "pair file") as tmp:
+                tmp.write_text(skeleton)
+    written = [outputs.named(p) for p in (args.json, args.toml) if p]
+    if written:
+        print("wrote " + ", ".join(written))
+    return EXIT_OK
 
 
 def _progress_factory():
@@ -280,7 +309,7 @@ def cmd_train(args):
         f"test reconstruction loss {r['test_reconstruction_loss']:.5f}"
     print(f"{spec.name} ({args.style}) on {r['dataset']}: {r['steps']} steps in {r['train_seconds']:.1f} s "
           f"({r['ms_per_step']:.2f} ms/step); {metric}")
-    print(f"wrote {json_path} and {png_path}" + (f"; weights saved to {r['saved']}" if r.get("saved") else ""))
+    print(f"wrote {outputs.named(json_path)} and {outputs.named(png_path)}" + (f"; weights saved to {r['saved']}" if r.get("saved") else ""))
     return EXIT_OK
 
 
@@ -339,11 +368,10 @@ def cmd_parity(args):
     for path in paths.values():
         checkpoints.remove(path)
     print(report.format_parity(result))
-    print("wrote " + ", ".join(map(str, written)))
+    print("wrote " + ", ".join(map(outputs.named, written)))
     if result.get("diverged"):
         runs = "; ".join(f"{d['style']} in the {d['phase']}: {d['reason']}" for d in result["diverged"])
-        print(f"tf-parity: training diverged: {runs}. Lower the learning rate, or check the data and the loss for "
-              "values that overflow", file=sys.stderr)
+        print(f"tf-parity: training diverged: {runs}. {report.divergence_advice(result)}", file=sys.stderr)
         return EXIT_DIVERGED
     return EXIT_OK if result["passed"] else EXIT_FAILED
 
@@ -420,7 +448,7 @@ def cmd_verify(args):
         report.write_json(json_path, result)
     print(report.format_parity(result))
     print(golden.describe_environments(result))
-    print(f"wrote {json_path}" + (f", {png_path}" if png_path else " (no loss-curve PNG: matplotlib is not installed)"))
+    print(f"wrote {outputs.named(json_path)}" + (f", {outputs.named(png_path)}" if png_path else " (no loss-curve PNG: matplotlib is not installed)"))
     if result.get("diverged"):
         return EXIT_DIVERGED
     return EXIT_OK if result["passed"] else EXIT_FAILED
@@ -543,7 +571,7 @@ def cmd_bench(args):
     print(bench.format_table(result))
     if left_out:
         print(f"left out on a CPU: {', '.join(left_out)} ({LOOP_COMPILED_ON_CPU}); --styles names them")
-    print(f"wrote {json_path} and {png_path}")
+    print(f"wrote {outputs.named(json_path)} and {outputs.named(png_path)}")
     failed = [f"{r['model']} {r['style']} {r['phase']}" for r in result["results"] if r.get("error")]
     if failed:
         print(f"tf-parity: {len(failed)} measurements failed: {', '.join(failed)}", file=sys.stderr)
@@ -578,12 +606,19 @@ def build_parser():
     p.add_argument("--eager", metavar="DIR", help="the Keras 3 port's tree")
     p.add_argument("--map", help="a map file (see tf-parity map) whose pairs name TF1 layers after Keras layers")
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="output (default text)")
-    p.add_argument("--json", action="store_true", help="the same as --format json")
+    p.add_argument("--json", metavar="PATH", help="also write the findings as JSON to PATH (--format json prints them)")
     p.add_argument("--fail-on", choices=("error", "warning", "note", "never"), default="error",
                    help="exit 1 where a finding is at this level or above (default error)")
     p.add_argument("--no-upgrade-report", action="store_true",
                    help="skip tf_upgrade_v2's analysis (read from the TensorFlow wheel without importing TensorFlow)")
     p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("inspect", help="list a saved graph's ops, variables, placeholders and the likely names of "
+                                       "its inputs, logits, loss and train op, without running any of it")
+    p.add_argument("graph", metavar="GRAPH", help="a .meta, a frozen GraphDef .pb or .pbtxt, or a SavedModel folder")
+    p.add_argument("--json", metavar="PATH", help="also write the inspection as JSON")
+    p.add_argument("--toml", metavar="PATH", help="also write the pair file it suggests")
+    p.set_defaults(func=cmd_inspect)
 
     def common(p, steps_help):
         p.add_argument("--model", help=f"a registered model: {', '.join(registry.MODELS)}; or check your own pair "
@@ -715,6 +750,10 @@ def pair_arguments(p, checkpoint_help=None):
     g.add_argument("--map", help="a JSON or TOML file pairing legacy variables with Keras weights where creation "
                                  "order and shape do not (see tf-parity map)")
     g.add_argument("--params", type=int, help="the trainable parameter count both sides must have")
+    g.add_argument("--trust-graph", action="store_true", default=None,
+                   help="run an imported graph (--legacy-meta) even where its ops read or write files, reach the "
+                        "network, run Python or block on queues; by default such a graph is refused before any of it "
+                        "runs (tf-parity inspect lists its ops), and the report records the choice")
     g.add_argument("--legacy-process", choices=("isolated", "inline"),
                    help="run the legacy side in a process of its own (default), so a module that disables v2 "
                         "behaviour at import works unchanged; or in this one")
@@ -730,9 +769,17 @@ def main(argv=None):
 
     parser = build_parser()
     outputs.reset()
-    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    restore = interrupts.install()
     try:
         args = parser.parse_args(argv)
+    except UsageError as e:
+        restore()
+        print(f"tf-parity: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except BaseException:  # --help and --version exit here, as argparse does
+        restore()
+        raise
+    try:
         args.argv = list(sys.argv[1:] if argv is None else argv)
         from parity import runtime
 
@@ -748,29 +795,72 @@ def main(argv=None):
     except OSError as e:
         print(f"tf-parity: error: {_os_error(e)}; {outputs.left_on_disk()}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"tf-parity: interrupted (SIGINT); {outputs.left_on_disk()}", file=sys.stderr)
-        return EXIT_SIGINT
-    except Terminated:
+    except interrupts.Terminated:
         print(f"tf-parity: terminated (SIGTERM); {outputs.left_on_disk()}", file=sys.stderr)
         return EXIT_SIGTERM
+    except KeyboardInterrupt as e:
+        if interrupts.from_signal():
+            print(f"tf-parity: interrupted (SIGINT); {outputs.left_on_disk()}", file=sys.stderr)
+            return EXIT_SIGINT
+        return _user_code_failed(e)
+    except SystemExit as e:  # code the run called (a port's layer, a loss) exited: no check may pass so
+        return _user_code_failed(e)
     except _diverged() as e:
-        print(f"tf-parity: {e}; {outputs.left_on_disk()}. Lower the learning rate, or check the data "
-              "and the loss for values that overflow", file=sys.stderr)
+        from parity.report import LEARNING_RATE_ADVICE
+
+        advice = getattr(e, "advice", None) or LEARNING_RATE_ADVICE
+        print(f"tf-parity: {e}; {outputs.left_on_disk()}. {advice}", file=sys.stderr)
         return EXIT_DIVERGED
+    except Exception as e:
+        failed = _trusted_op_failed(e)
+        if failed:
+            print(f"tf-parity: error: {failed}; {outputs.left_on_disk()}", file=sys.stderr)
+            return EXIT_USAGE
+        return _user_code_failed(e) if _user_frame(e) else _crashed(e)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        restore()
 
 
-def _main_thread():
-    import threading
+def _trusted_op_failed(error):
+    """The line for a TensorFlow error raised by one of the graph's own file, network or Python ops
+    (run with --trust-graph): the graph's failure, not tf-parity's. None for any other error."""
+    op = getattr(error, "op", None)
+    if op is None or not hasattr(op, "node_def") or "tensorflow" not in type(error).__module__:
+        return None
+    from parity import graph_trust
 
-    return threading.current_thread() is threading.main_thread()
+    what = graph_trust.classify(op.node_def, lambda op_type: True)
+    if what is None:
+        return None
+    text = (str(getattr(error, "message", error)).strip().splitlines() or [""])[0]
+    return (f"the graph's {op.type} op {op.name!r} ({what}) failed as it ran: {type(error).__name__}: {text}; "
+            "no check completed")
 
 
-def _terminate(signum, frame):
-    raise Terminated()
+def _user_frame(error):
+    from parity.legacy import user_frame
+
+    return user_frame(error.__traceback__)
+
+
+def _user_code_failed(error):
+    """Exit 2 for an error that the user's code raised (or a sys.exit or KeyboardInterrupt of its
+    own) while the run called it: one line naming it and where, no traceback."""
+    from parity.legacy import user_error
+
+    print(f"tf-parity: error: {user_error(error, 'your code', 'raised')}; {outputs.left_on_disk()}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _crashed(error):
+    """Exit 4, never 1 (a check failed), for an error of tf-parity's own: its traceback, then one line."""
+    import traceback
+
+    traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    text = (str(error).strip().splitlines() or [""])[0]
+    print(f"tf-parity: internal error (a bug in tf-parity, not in your pair): {type(error).__name__}: {text}; "
+          f"{outputs.left_on_disk()}. Please report it with the traceback above", file=sys.stderr)
+    return EXIT_CRASH
 
 
 def _diverged():

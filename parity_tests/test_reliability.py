@@ -387,7 +387,7 @@ def test_an_interrupt_while_writing_leaves_no_new_figure_beside_an_old_report(ca
     real_write = report.write_json
 
     def interrupted(path, data, what="report"):
-        raise KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)  # as Ctrl-C delivers it
     monkeypatch.setattr(report, "write_json", interrupted)
     code, _, err = run_cli(capsys, "parity", "--model", "mnist_cnn", *FAST, "--json", old)
     monkeypatch.setattr(report, "write_json", real_write)
@@ -466,7 +466,7 @@ class _StopAt:
             def update(self, n=1, postfix=None):
                 self.count += n
                 if self.count == outer.stop:
-                    raise KeyboardInterrupt
+                    signal.raise_signal(signal.SIGINT)
 
             def close(self):
                 pass
