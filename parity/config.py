@@ -16,6 +16,8 @@
 A second file for the same pair (its saved graph, say) can start with `extends = "pair.toml"`.
 Paths and modules are taken relative to the file's folder; on the command line, to the current one.
 """
+import math
+import re
 from pathlib import Path
 
 from parity import registry, tolerances
@@ -26,16 +28,110 @@ from parity.pair import EagerSource
 # Flags that name a pair, by their key in a file; `run` keys are the run's own settings.
 PAIR_KEYS = ("name", "legacy", "legacy-meta", "checkpoint", "inputs", "labels", "logits", "loss", "train-op",
              "training", "feed", "train-feed", "endpoint", "eager", "optimizer", "keras-loss", "reduction", "map",
-             "params", "legacy-process")
+             "params", "legacy-process", "trust-graph")
 RUN_KEYS = ("dataset", "data-dir", "batch-size", "steps", "accuracy-steps", "seed", "eager-style")
 PATH_KEYS = ("legacy-meta", "checkpoint", "map", "data-dir")
-TABLES = ("feed", "train-feed", "endpoint", "tolerances")
 # A user's pair, unless its file says otherwise: a batch of 64, 50 teacher-forced steps, a free run of 500.
 DEFAULTS = {"batch-size": 64, "steps": 50, "accuracy-steps": 500}
 
 
+EAGER_STYLES = ("eager", "function", "xla", "fit")
+SEED_RANGE = (0, 2**32 - 1)   # what NumPy's and Keras' seeding accept
+
+
 class ConfigError(ValueError):
     """A configuration file or a pair's flags that cannot be used; the message says which key."""
+
+
+# ----------------------------------------------------------------------------- the keys' types
+# Each key's check returns what the value should have been, or None where it is fine.
+
+def _text(value):
+    return None if isinstance(value, str) and value.strip() else "a non-empty string"
+
+
+def _reference(value):
+    ok = isinstance(value, str) and re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value.strip())
+    return None if ok else "a string package.module:function"
+
+
+def _name(value):
+    ok = isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value)
+    return None if ok else "a name of letters, digits, '.', '_' and '-' (it names the report's files)"
+
+
+def _integer(low, high=None):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            return f"an integer {f'from {low} to {high}' if high is not None else f'of at least {low}'}"
+        return None
+    return check
+
+
+def _choice(*options):
+    return lambda value: None if value in options else f"one of {', '.join(map(repr, options))}"
+
+
+def _flag(value):
+    return None if isinstance(value, bool) else "true or false"
+
+
+def _feed_value(value):
+    if isinstance(value, bool) or (isinstance(value, (int, float)) and math.isfinite(value)):
+        return None
+    return "a finite number, true or false"
+
+
+def _table(each):
+    def check(value):
+        if not isinstance(value, dict):
+            return "a table, such as [key] with name = value lines"
+        for k, v in value.items():
+            wrong = each(v)
+            if wrong:
+                return f"a table whose values are each {wrong} ({k!r} is {v!r})"
+        return None
+    return check
+
+
+SCHEMA = {
+    "name": _name, "legacy": _reference, "legacy-meta": _text, "checkpoint": _text, "inputs": _text, "labels": _text,
+    "logits": _text, "loss": _text, "train-op": _text, "training": _text, "feed": _table(_feed_value),
+    "train-feed": _table(_feed_value), "endpoint": _table(_text), "eager": _reference, "optimizer": _reference,
+    "keras-loss": _text, "reduction": _choice("mean", "sum"), "map": _text, "params": _integer(1),
+    "legacy-process": _choice("isolated", "inline"), "trust-graph": _flag,
+    "dataset": _text, "data-dir": _text, "batch-size": _integer(1), "steps": _integer(1),
+    "accuracy-steps": _integer(1), "seed": _integer(*SEED_RANGE), "eager-style": _choice(*EAGER_STYLES),
+    "tolerances": _table(lambda v: None), "extends": _text,
+}
+
+
+def validate(options, where):
+    """ConfigError naming the first key of `options` (keys as in a file) whose value has the wrong
+    type or range; tolerances are checked by parity.tolerances."""
+    for key, value in options.items():
+        check = SCHEMA.get(key)
+        wrong = check(value) if check else None
+        if wrong:
+            raise ConfigError(f"{where}: {key} must be {wrong}, got {value!r}")
+    try:
+        tolerances.with_overrides(tuple((options.get("tolerances") or {}).items()))
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def canonical_keys(table, where):
+    """`table` with each key spelled with dashes (`batch_size` is `batch-size`); ConfigError where one
+    key is given under two spellings."""
+    options = {}
+    for key, value in table.items():
+        canonical = key.replace("_", "-") if key != "tolerances" else key
+        if canonical in options:
+            spelled = next(k for k in table if k != key and (k.replace("_", "-") if k != "tolerances" else k)
+                           == canonical)
+            raise ConfigError(f"{where}: {spelled!r} and {key!r} are one key given twice; keep one")
+        options[canonical] = value
+    return options
 
 
 def read(path, seen=frozenset()):
@@ -51,16 +147,17 @@ def read(path, seen=frozenset()):
     table = data.get("tool", {}).get("tf-parity", data)
     if not table:
         raise ConfigError(f"--config {path}: no [tool.tf-parity] table and no pair keys")
+    where = f"--config {path}"
+    table = canonical_keys(table, where)
+    unknown = [key for key in table if key not in SCHEMA]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; the keys are the flags of tf-parity parity: "
+                          f"{', '.join(PAIR_KEYS + RUN_KEYS)}, and a [tolerances] table")
+    validate(table, where)
     options = {}
     for key, value in table.items():
-        key = key.replace("_", "-") if key != "tolerances" else key
         if key == "extends":
             continue
-        if key not in PAIR_KEYS + RUN_KEYS + ("tolerances",):
-            raise ConfigError(f"--config {path}: unknown key {key!r}; the keys are the flags of tf-parity parity: "
-                              f"{', '.join(PAIR_KEYS + RUN_KEYS)}, and a [tolerances] table")
-        if key in TABLES and not isinstance(value, dict):
-            raise ConfigError(f"--config {path}: {key} must be a table, such as [{key}]")
         if key in PATH_KEYS or (key == "dataset" and str(value).endswith(".npz")):
             value = str((path.parent / value).resolve()) if not Path(value).is_absolute() else value
         options[key] = value
@@ -90,9 +187,13 @@ def from_pyproject(folder="."):
     path = Path(folder) / "pyproject.toml"
     if not path.is_file():
         return None
+    text = path.read_text()
     try:
-        data = _toml().loads(path.read_text())
-    except ValueError:
+        data = _toml().loads(text)
+    except ValueError as e:
+        if re.search(r"^\s*\[\s*tool\s*\.\s*[\"']?tf-parity", text, re.MULTILINE):
+            raise ConfigError(f"{path.resolve()}: not valid TOML ({e}), so its [tool.tf-parity] table cannot be read; "
+                              "fix the file, or give --config or the pair's flags") from None
         return None
     return read(path) if "tf-parity" in data.get("tool", {}) else None
 
@@ -105,27 +206,22 @@ def pair_spec(options):
                           "FILE.meta with --checkpoint" + (", not both" if legacy_ref else ""))
     if not options.get("eager"):
         raise ConfigError("a pair needs its Keras side: --eager package.module:function returning a keras.Model")
+    # Feeds given as flags are "TENSOR=VALUE" strings, parsed by _feeds below.
+    validate({k: v for k, v in options.items() if k in SCHEMA and not isinstance(v, list)}, "the pair")
     process = options.get("legacy-process", "isolated")
-    if process not in ("isolated", "inline"):
-        raise ConfigError(f"--legacy-process {process!r}: choose isolated or inline")
     search = options.get("search-path")
     source = LegacySource(
         builder=legacy_ref, meta=meta, checkpoint=options.get("checkpoint"), inputs=options.get("inputs"),
         labels=options.get("labels"), logits=options.get("logits"), loss=options.get("loss"),
         train_op=options.get("train-op"), training=options.get("training"),
         eval_feeds=_feeds(options.get("feed"), "--feed"), train_feeds=_feeds(options.get("train-feed"), "--train-feed"),
-        endpoints=tuple((options.get("endpoint") or {}).items()), isolated=process == "isolated", search_path=search)
+        endpoints=tuple((options.get("endpoint") or {}).items()), isolated=process == "isolated", search_path=search,
+        trust_graph=bool(options.get("trust-graph")))
     keras_loss = options.get("keras-loss")
     eager = EagerSource(model=options["eager"], optimizer=options.get("optimizer"), loss=keras_loss,
                         reduction=options.get("reduction", "mean"), map=options.get("map"), search_path=search)
-    if eager.reduction not in ("mean", "sum"):
-        raise ConfigError(f"--reduction {eager.reduction!r}: choose mean or sum")
     name = options.get("name") or _default_name(legacy_ref or meta)
     overrides = tuple((options.get("tolerances") or {}).items())
-    try:
-        tolerances.with_overrides(overrides)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
     dataset = options.get("dataset", "auto")
     batch, steps, accuracy_steps = (int(options.get(k, DEFAULTS[k])) for k in ("batch-size", "steps", "accuracy-steps"))
     params = options.get("params")

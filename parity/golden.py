@@ -32,6 +32,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -40,12 +41,13 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "tf-parity-record"
-VERSION = 1
+VERSION = 2   # 2: the legacy side's dtypes and graph_trust
+MAX_DEPTH = 64   # how deep an encoded value nests; a record's deepest is under 10
 JSON_NAME, ARRAYS_NAME = "record.json", "arrays.npz"
 # The legacy runner's questions that change nothing: each answer is kept under the question and the
 # state it was asked in. Training steps are kept with the weights after them; setting weights or
 # resetting the optimizer is followed, not kept.
-ANSWERED = ("param_counts", "layer_shapes", "info", "forward", "loss", "endpoint_values", "loss_and_gradients",
+ANSWERED = ("param_counts", "layer_shapes", "dtypes", "info", "forward", "loss", "endpoint_values", "loss_and_gradients",
             "gradients_and_kinks", "predict", "training_state")
 # Teacher-forced steps a record holds unless told: each keeps the weights and gradients of a step,
 # about 2 MB for mnist_cnn, 70 MB for resnet18 (README).
@@ -191,7 +193,7 @@ class Recorder:
         self.answers = []          # (method, question, value) in the order asked
         self.latest = {}           # digest(method, args) -> the last value, for the Mirror
         self.last_step = None      # (loss, gradients, weights after) of the last teacher-forced step
-        for name in ("names", "shapes", "trainable_mask", "style", "held_fixed"):
+        for name in ("names", "shapes", "trainable_mask", "style", "held_fixed", "graph_trust"):
             setattr(self, name, getattr(runner, name))
         self.initial_weights = runner.get_weights()
         self.state = _State(self.initial_weights)
@@ -314,6 +316,12 @@ class Mirror:
     def layer_shapes(self):
         return self._recorder._runner.layer_shapes()
 
+    def dtypes(self):
+        return self._recorder._runner.dtypes()
+
+    def fingerprint(self):
+        return {}  # a record runs whole: nothing resumes it
+
     @property
     def step(self):
         return self.watch.step
@@ -364,6 +372,7 @@ class Replay:
         side = record["side"]
         self.names, self.shapes = side["names"], [tuple(s) for s in side["shapes"]]
         self.trainable_mask, self.held_fixed, self.style = side["trainable_mask"], side["held_fixed"], "legacy"
+        self.graph_trust = side["graph_trust"]
         self.state = _State(decode(side["weights"], arrays))
         self.watch = _StepWatch("legacy")
 
@@ -382,6 +391,11 @@ class Replay:
 
     param_counts = _answering("param_counts", "_answer")
     layer_shapes = _answering("layer_shapes", "_answer")
+    dtypes = _answering("dtypes", "_answer")
+
+    def fingerprint(self):
+        """{"legacy record": the digest of the record's arrays}: the record stands for the graph."""
+        return {"legacy record": str(self.record.get("arrays_sha256", ""))[:16]}
     info = _answering("info", "_answer")
     forward = _answering("forward", "_answer")
     loss = _answering("loss", "_answer")
@@ -512,6 +526,9 @@ def read(path):
         record = json.loads(json_path.read_text())
     except (OSError, ValueError) as e:
         raise RecordError(f"--golden {path}: {JSON_NAME} is not readable JSON ({e})") from None
+    except RecursionError:
+        raise RecordError(f"--golden {path}: {JSON_NAME} nests deeper than any record does: it is not one "
+                          "tf-parity wrote") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise RecordError(f"--golden {path}: {JSON_NAME} is not a tf-parity record")
     if record.get("version") != VERSION:
@@ -528,7 +545,81 @@ def read(path):
             record["arrays"] = {name: data[name] for name in data.files}
     except (OSError, ValueError) as e:
         raise RecordError(f"--golden {path}: {ARRAYS_NAME} cannot be read ({e})") from None
+    problem = structure_problem(record)
+    if problem:
+        raise RecordError(f"--golden {path}: {JSON_NAME} is not shaped as a record: {problem}; record it again")
     return record
+
+
+def _is_list_of(kind):
+    """A check that a value is a list of `kind` (bool not counted as int)."""
+    return lambda v: isinstance(v, list) and all(isinstance(x, kind) and (kind is bool or not isinstance(x, bool))
+                                                 for x in v)
+
+
+RECORD_FIELDS = {
+    "model": lambda v: isinstance(v, str) and bool(re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", v)),
+    "settings": lambda v: isinstance(v, dict) and all(
+        isinstance(v.get(k), int) and not isinstance(v.get(k), bool) for k in ("steps", "accuracy_steps", "seed"))
+    and (v.get("batch_size") is None or isinstance(v["batch_size"], int)),
+    "dataset": lambda v: isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("requested"), str),
+    "environment": lambda v: isinstance(v, dict),
+    "legacy": lambda v: isinstance(v, dict),
+    "diverged": lambda v: isinstance(v, list) and all(isinstance(d, dict) and isinstance(d.get("reason"), str)
+                                                      for d in v),
+    "answers": lambda v: isinstance(v, list) and all(
+        isinstance(a, list) and len(a) == 3 and a[0] in ANSWERED + ("train", "train_step_with_gradients")
+        and isinstance(a[1], str) for a in v),
+    "side": lambda v: isinstance(v, dict) and _is_list_of(str)(v.get("names")) and isinstance(v.get("shapes"), list)
+    and all(_is_list_of(int)(s) for s in v["shapes"]) and _is_list_of(bool)(v.get("trainable_mask"))
+    and len(v["names"]) == len(v["shapes"]) == len(v["trainable_mask"]) and _is_list_of(str)(v.get("held_fixed"))
+    and isinstance(v.get("graph_trust"), dict) and "weights" in v,
+}
+
+
+def structure_problem(record):
+    """What in a record's fields (its checksum already matched) is not as record_run writes them:
+    a missing or mistyped field, an encoded value of an unknown tag or nested deeper than
+    MAX_DEPTH, or an array reference the record's arrays do not hold. None where all is well."""
+    for key, fits in RECORD_FIELDS.items():
+        if key not in record:
+            return f"it has no {key!r}"
+        if not fits(record[key]):
+            return f"its {key!r} is not as tf-parity writes it"
+    arrays = record["arrays"]
+    for where, value in [("side.weights", record["side"]["weights"])] + \
+            [(f"answers[{i}]", a[2]) for i, a in enumerate(record["answers"])]:
+        problem = _encoded_problem(value, arrays, 0)
+        if problem:
+            return f"{where}: {problem}"
+    return None
+
+
+def _encoded_problem(value, arrays, depth):
+    if depth > MAX_DEPTH:
+        return f"nested deeper than {MAX_DEPTH}"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return None
+    if isinstance(value, list):  # the JSON of a tagged body
+        return next((p for p in (_encoded_problem(v, arrays, depth + 1) for v in value) if p), None)
+    if not isinstance(value, dict) or len(value) != 1:
+        return "a value that is not one tagged entry"
+    (tag, body), = value.items()
+    if tag == "a":
+        return None if isinstance(body, str) and body in arrays else f"an array {body!r} that {ARRAYS_NAME} lacks"
+    if tag == "f":
+        return None if body in ("nan", "inf", "-inf") else f"a non-finite float {body!r}"
+    if tag == "k":
+        ok = isinstance(body, list) and len(body) == 3 and all(isinstance(b, str) for b in body[:2])
+        return _encoded_problem(body[2], arrays, depth + 1) if ok else "a kink op of the wrong form"
+    if tag in ("t", "l"):
+        return _encoded_problem(body, arrays, depth) if isinstance(body, list) else f"a {tag!r} that is not a list"
+    if tag == "d":
+        if not isinstance(body, list) or not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                                                 for p in body):
+            return "a dict of the wrong form"
+        return _encoded_problem([p[1] for p in body], arrays, depth)
+    return f"an unknown tag {tag!r}"
 
 
 def size_mb(path):
@@ -579,6 +670,7 @@ def record_run(config, out, log=print, progress=None, endpoints=True):
         "side": {"names": recorder.names, "shapes": [list(s) for s in recorder.shapes],
                  "weights": encode(list(recorder.initial_weights), arrays),
                  "trainable_mask": recorder.trainable_mask, "held_fixed": recorder.held_fixed,
+                 "graph_trust": recorder.graph_trust,
                  "endpoints": endpoints},
         "command": " ".join(["tf-parity", *sys.argv[1:]]),
         "answers": answers,

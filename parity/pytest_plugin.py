@@ -19,11 +19,12 @@ def assert_parity(config=None, **options):
     from parity import suite
 
     file_options = pair_config.read(config) if config else {}
-    given = {key.replace("_", "-"): value for key, value in options.items() if value is not None}
+    given = pair_config.canonical_keys({k: v for k, v in options.items() if v is not None}, "assert_parity()")
     unknown = [k for k in given if k not in pair_config.PAIR_KEYS + pair_config.RUN_KEYS + ("tolerances",)]
     if unknown:
         raise TypeError(f"assert_parity() got unknown keys {unknown}; the keys are those of a pair's file: "
                         f"{', '.join(pair_config.PAIR_KEYS + pair_config.RUN_KEYS)}, tolerances")
+    pair_config.validate({k: v for k, v in given.items() if k != "tolerances"}, "assert_parity()")
     merged = pair_config.merge(file_options, given)
     merged.setdefault("search-path", str(__import__("pathlib").Path.cwd()))
     spec = pair_config.pair_spec(merged)

@@ -3,6 +3,7 @@
 The figures quoted were measured on TensorFlow 2.21, CPU, mnist_cnn, Fashion-MNIST, four
 batch streams; `python scripts/noise_floor.py` measures them again.
 """
+import math
 from dataclasses import dataclass, fields, replace
 
 
@@ -94,9 +95,15 @@ def _tolerance(key, value):
     if isinstance(value, Tolerance):
         return value
     if isinstance(value, dict):
-        if set(value) - {"value", "why"} or not isinstance(value.get("value"), (int, float)):
-            raise ValueError(f"tolerance {key}: expected a number or {{value = N, why = \"...\"}}, got {value!r}")
+        if set(value) - {"value", "why"} or not _number(value.get("value")):
+            raise ValueError(f"tolerance {key}: expected a finite number >= 0 or {{value = N, why = \"...\"}}, got "
+                             f"{value!r}")
         return Tolerance(float(value["value"]), str(value.get("why") or "set by the pair's configuration"))
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise ValueError(f"tolerance {key}: expected a number, got {value!r}")
+    if not _number(value):
+        raise ValueError(f"tolerance {key}: expected a finite number >= 0, got {value!r}")
     return Tolerance(float(value), "set by the pair's configuration")
+
+
+def _number(value):
+    """A tolerance a comparison can fail against: NaN would pass every difference, a negative one none."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0

@@ -27,6 +27,26 @@ class TrainingData:
             return np.eye(self.num_classes, dtype=np.float32)[y]
         return y
 
+    def digest(self):
+        """A short SHA-256 of the training images and labels, computed once."""
+        if getattr(self, "_digest", None) is None:
+            import hashlib
+
+            h = hashlib.sha256()
+            for a in (self.x_train, self.y_train):
+                h.update(f"{a.dtype.str}{a.shape}".encode())
+                h.update(np.ascontiguousarray(a).tobytes())
+            self._digest = h.hexdigest()[:16]
+        return self._digest
+
+    def check_batch_size(self, batch_size):
+        """DataError before any training where a batch would be larger than the training set: the
+        stream would repeat images inside one batch, and the report would state a size never used."""
+        if batch_size > len(self.x_train):
+            raise datasets.DataError(
+                f"--batch-size {batch_size} is larger than the {len(self.x_train):,} training images of "
+                f"{self.dataset.name}: give at most {len(self.x_train)}")
+
     def batch_at(self, k, batch_size):
         """The k-th slice of `batch_size` training images, in file order, and its targets."""
         x = self.x_train[k * batch_size:(k + 1) * batch_size]

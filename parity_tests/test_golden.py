@@ -155,6 +155,13 @@ def _flip(d):
     (d / golden.ARRAYS_NAME).write_bytes(bytes(data))
 
 
+def _nested(depth):
+    value = 1
+    for _ in range(depth):
+        value = {"l": [value]}
+    return value
+
+
 def _edit_json(d):
     text = (d / golden.JSON_NAME).read_text()
     (d / golden.JSON_NAME).write_text(text.replace('"seed":0', '"seed":1', 1).replace('"seed": 0', '"seed": 1', 1))
@@ -165,7 +172,18 @@ def _edit_json(d):
     (_flip, [], "arrays.npz does not match its checksum"),
     (_edit_json, [], "record.json does not match its checksum"),
     (lambda d: _rewrite(d, lambda data: data.update(version=99)), [],
-     "record format version 99; this tf-parity reads version 1"),
+     "record format version 99; this tf-parity reads version 2"),
+    # Sealed again after the damage: the checksum holds, the structure does not.
+    (lambda d: _rewrite(d, lambda data: data["side"].pop("names")), [], "its 'side' is not as tf-parity writes it"),
+    (lambda d: _rewrite(d, lambda data: data.update(model="../../etc")), [], "its 'model' is not as"),
+    (lambda d: _rewrite(d, lambda data: data["settings"].update(steps="ten")), [], "its 'settings' is not"),
+    (lambda d: _rewrite(d, lambda data: data["answers"][0].__setitem__(2, {"a": "../../etc/passwd"})), [],
+     "answers[0]: an array '../../etc/passwd' that arrays.npz lacks"),
+    (lambda d: _rewrite(d, lambda data: data["answers"][1].__setitem__(2, {"x": 1})), [],
+     "answers[1]: an unknown tag 'x'"),
+    (lambda d: _rewrite(d, lambda data: data["answers"][0].__setitem__(2, _nested(100))), [],
+     "answers[0]: nested deeper than 64"),
+    (lambda d: (d / golden.JSON_NAME).write_text("[" * 200_000 + "]" * 200_000), [], "nests deeper than any record"),
     (lambda d: (d / golden.JSON_NAME).unlink(), [], "not a record (a folder holding record.json and arrays.npz"),
     (lambda d: None, ["--model", "conv_autoencoder"], "is a record of mnist_cnn, not conv_autoencoder"),
     (lambda d: (d / golden.JSON_NAME).write_text("{not json"), [], "record.json is not readable JSON"),
@@ -191,7 +209,7 @@ def test_the_record_needs_only_numpy_to_read(records):
     result = subprocess.run([sys.executable, "-c", code, str(records["mnist_cnn"])], capture_output=True, text=True,
                             timeout=60, check=True)
     fmt, version, model, answers, arrays, tf_loaded, keras_loaded = result.stdout.split()
-    assert (fmt, version, model) == ("tf-parity-record", "1", "mnist_cnn")
+    assert (fmt, version, model) == ("tf-parity-record", str(golden.VERSION), "mnist_cnn")
     assert int(answers) > 10 and int(arrays) > 10 and tf_loaded == keras_loaded == "False"
 
 
@@ -293,6 +311,7 @@ def test_a_legacy_run_that_diverged_replays_its_divergence():
 
     class Diverging:
         names, shapes, trainable_mask, style, held_fixed = ["w"], [(2,)], [True], "legacy", []
+        graph_trust = {"route": "builder", "walked": True, "trusted": False, "flagged": []}
 
         def __init__(self):
             self.watch, self.weights = _StepWatch("legacy"), [np.zeros(2, np.float32)]
@@ -317,7 +336,7 @@ def test_a_legacy_run_that_diverged_replays_its_divergence():
     arrays = {}
     record = {"answers": [[m, q, golden.encode(v, arrays)] for m, q, v in recorder.answers], "arrays": arrays,
               "side": {"names": ["w"], "shapes": [[2]], "trainable_mask": [True], "held_fixed": [],
-                       "weights": golden.encode([np.zeros(2, np.float32)], arrays)}}
+                       "graph_trust": Diverging.graph_trust, "weights": golden.encode([np.zeros(2, np.float32)], arrays)}}
     replay, again = golden.Replay(json.loads(json.dumps(record, default=str)) | {"arrays": arrays}), stream()
     seen = []
     with pytest.raises(Diverged) as stopped:
