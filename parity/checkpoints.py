@@ -74,10 +74,32 @@ def _read(path, arrays):
     return meta, state
 
 
+FINGERPRINT = "fingerprint"
+
+
+def fingerprint(runner, start, data):
+    """What decides a run besides its settings, as short digests: the runner's own (its graph; the
+    port's model, optimizer and loss), the weights it starts from and the training data."""
+    from parity.runners import digest_text
+
+    weights = digest_text(b"".join(np.ascontiguousarray(w).tobytes() for w in start))
+    return {**runner.fingerprint(), "start weights": weights, "training data": data.digest()}
+
+
 def check_settings(path, meta, settings):
-    """Raises CheckpointError when the checkpoint was made with other settings than `settings`."""
+    """Raises CheckpointError when the checkpoint was made with other settings than `settings`, or
+    by another graph, port, optimizer, loss, start or data (its fingerprint)."""
     for key, value in settings.items():
-        if meta.get(key) != value:
+        if key == FINGERPRINT:
+            if not isinstance(meta.get(key), dict):
+                raise CheckpointError(f"{path} does not say which graph, port and data wrote it (an older "
+                                      "tf-parity's): delete it to start over")
+            changed = [k for k in value if meta[key].get(k) != value[k]]
+            if changed:
+                raise CheckpointError(f"{path} was written by another run: its {' and '.join(changed)} "
+                                      f"{'have' if len(changed) > 1 else 'has'} changed since; --resume continues "
+                                      "only the same pair on the same data: delete it to start over")
+        elif meta.get(key) != value:
             raise CheckpointError(f"{path} was written by a run with {key} {meta.get(key)!r}, this run has "
                                   f"{value!r}; resume with the same settings, or delete it to start over")
 
@@ -126,8 +148,8 @@ class Keeper:
     def resume(self, runner, batches):
         """Restores the checkpoint into `runner`, draws the batches it had used from `batches`,
         and returns its RunState."""
+        check_settings(self.path, read_meta(self.path), self.settings)
         meta = restore(self.path, runner)
-        check_settings(self.path, meta, self.settings)
         skip(batches, meta["step"])
         return RunState.from_meta(meta)
 

@@ -110,9 +110,36 @@ def parameters(spec, legacy, eager):
     return Check("parameters", not wrong, figures, message)
 
 
-def layer_shapes(legacy, eager):
-    """2. Every named layer output has the same shape in both styles, in the same order."""
-    ls, es = legacy.layer_shapes(), eager.layer_shapes()
+def dtype_difference(legacy, eager):
+    """Why two sides cannot meet float32 tolerances, from their dtypes() ("the port computes in
+    float16 (dtype policy mixed_float16), the graph in float32"), or "" where they compute alike."""
+    parts = []
+    if eager["compute"] != legacy["compute"] or set(eager["layers"]) - set(legacy["layers"]):
+        port = ", ".join(sorted({eager["compute"], *eager["layers"]} - {legacy["compute"]})) or eager["compute"]
+        policy = f" (dtype policy {eager['policy']})" if eager.get("policy") not in (None, legacy["compute"]) else ""
+        parts.append(f"the port computes in {port}{policy}, the graph in {legacy['compute']}")
+    if eager["variables"] != legacy["variables"]:
+        parts.append(f"the port's weights are {', '.join(eager['variables'])}, the graph's "
+                     f"{', '.join(legacy['variables'])}")
+    return "; ".join(parts)
+
+
+def layer_shapes(legacy, eager, dtypes=None):
+    """2. Every named layer output has the same shape in both styles, in the same order; with
+    `dtypes` (each side's dtypes()), both compute and keep their weights in the same dtypes."""
+    result = _shapes(legacy.layer_shapes(), eager.layer_shapes())
+    if dtypes is not None:
+        result.figures["dtypes"] = {"legacy": dtypes[0], "eager": dtypes[1]}
+        differ = dtype_difference(*dtypes)
+        if differ:
+            message = (f"{differ}: a port in another precision cannot meet the float32 tolerances; check it under "
+                       "the float32 policy (keras.config.set_dtype_policy('float32')) and switch precision after")
+            shapes = result.message if not result.passed and result.informative else ""
+            return Check("layer_shapes", False, result.figures, message + (f"; {shapes}" if shapes else ""))
+    return result
+
+
+def _shapes(ls, es):
     figures = {"layers": len(ls)}
     if not ls and not es:
         return not_informative("layer_shapes", figures, "neither style names a layer output, so no shape was "
@@ -137,9 +164,10 @@ def _fmt(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def forward(legacy, eager, x, tolerances, modes=("inference",)):
+def forward(legacy, eager, x, tolerances, modes=("inference",), dtype_reason=""):
     """3. Same weights, same batch: outputs within tolerance in each mode; on failure, the
-    first named layer where the outputs part."""
+    first named layer where the outputs part, and `dtype_reason` (dtype_difference) where the two
+    sides compute in different precisions."""
     atol, rtol = tolerances.forward_atol.value, tolerances.forward_rtol.value
     figures, failures, same = {"atol": atol, "rtol": rtol}, [], []
     saved = eager.get_weights()  # a training-mode call moves Keras' batch-norm statistics
@@ -150,6 +178,8 @@ def forward(legacy, eager, x, tolerances, modes=("inference",)):
             bad = nonfinite("outputs", out_l, out_e)
             if bad is not None:
                 figures[f"{mode}_max_abs_diff"] = None
+                figures["nonfinite_outputs"] = [side for side, out in (("legacy", out_l), ("eager", out_e))
+                                                if not np.all(np.isfinite(out))]
                 (same if bad.same else failures).append(f"{mode} mode: {bad.message}")
                 continue
             diff = float(np.max(np.abs(out_l.astype(np.float64) - out_e)))
@@ -169,6 +199,8 @@ def forward(legacy, eager, x, tolerances, modes=("inference",)):
         eager.set_weights(saved)
     if same and not failures:
         return not_informative("forward", figures, "; ".join(same))
+    if failures and dtype_reason:
+        failures.append(f"the likely reason: {dtype_reason}")
     return Check("forward", not failures, figures, "; ".join(failures + same))
 
 

@@ -69,12 +69,30 @@ def checkpoint_settings(spec, config, style):
             "accuracy_steps": config.accuracy_steps or spec.accuracy_steps}
 
 
-def keeper(spec, config, style, data):
+def keeper_settings(spec, config, style, runner, start, data):
+    """Everything a style's free-run checkpoint must share with the run that resumes it."""
+    return {**checkpoint_settings(spec, config, style), "dataset": data.dataset.name,
+            checkpoints.FINGERPRINT: checkpoints.fingerprint(runner, start, data)}
+
+
+def keeper(spec, config, style, runner, start, data):
     """The checkpoint writer of a style's free run, or None when the run keeps no checkpoints."""
     if not config.checkpoint_every:
         return None
     return checkpoints.Keeper(checkpoints.path_for(config.checkpoint_prefix, style), config.checkpoint_every,
-                              {**checkpoint_settings(spec, config, style), "dataset": data.dataset.name})
+                              keeper_settings(spec, config, style, runner, start, data))
+
+
+def check_resumable(spec, config, runners, start, data):
+    """Before any check runs: every style's checkpoint that --resume would continue was written by
+    this pair on this data with these settings (CheckpointError naming what changed)."""
+    if not (config.resume and config.checkpoint_every):
+        return
+    for style, runner in runners:
+        path = checkpoints.path_for(config.checkpoint_prefix, style)
+        if path.exists():
+            checkpoints.check_settings(path, checkpoints.read_meta(path),
+                                       keeper_settings(spec, config, style, runner, start, data))
 
 
 def style_free_run(spec, config, name, runner, start, data, steps, progress, log):
@@ -84,7 +102,7 @@ def style_free_run(spec, config, name, runner, start, data, steps, progress, log
     runner.set_weights(start)
     runner.reset_optimizer()
     batches = data.batches(config.batch(spec), config.seed)
-    writer, state = keeper(spec, config, name, data), checkpoints.RunState()
+    writer, state = keeper(spec, config, name, runner, start, data), checkpoints.RunState()
     if config.resume and writer is not None and writer.path.exists():
         state = writer.resume(runner, batches)
         log(f"{name}: resumed from {writer.path} at step {runner.step}")

@@ -13,6 +13,7 @@ from pathlib import Path
 _written = []        # (path, what) finished this run, in order
 _pending = set()     # temporary files being written
 _deferred = None     # [(tmp, path, what)] while a together() block runs
+_replaced = set()    # paths whose earlier file this run replaced
 
 
 def umask():
@@ -39,11 +40,23 @@ def atomic(path, what="file", suffix=""):
         if _deferred is not None:
             _deferred.append((tmp, path, what))
             return
-        os.replace(tmp, path)
-        _written.append((path, what))
+        _replace(tmp, path, what)
     finally:
         if _deferred is None or not any(t == tmp for t, _, _ in _deferred):
             _discard(tmp)
+
+
+def _replace(tmp, path, what):
+    if path.exists():
+        _replaced.add(path)
+    os.replace(tmp, path)
+    _written.append((path, what))
+
+
+def named(path):
+    """`path` as a command's last line says it wrote it: "r.json (replaced the one there)" where a
+    file of that name was there before."""
+    return f"{path} (replaced the one there)" if Path(path) in _replaced else str(path)
 
 
 def _discard(tmp):
@@ -65,9 +78,8 @@ def together():
         yield
         _deferred = None
         for tmp, path, what in staged:
-            os.replace(tmp, path)
+            _replace(tmp, path, what)
             _pending.discard(tmp)
-            _written.append((path, what))
     finally:
         _deferred = None
         for tmp, _, _ in staged:
@@ -91,6 +103,7 @@ def written():
 
 def reset():
     _written.clear()
+    _replaced.clear()
 
 
 def left_on_disk():

@@ -45,6 +45,34 @@ def companion(path, suffix):
     return path.with_name(path.stem + suffix)
 
 
+LEARNING_RATE_ADVICE = "Lower the learning rate, or check the data and the loss for values that overflow"
+
+
+def divergence_advice(report):
+    """What to do about a parity run that diverged: where the port was not finite before its first
+    step, or computes in lower precision, that is named; else the learning rate and the data."""
+    import math
+
+    from parity import checks
+
+    found = {c["name"]: c for c in report["checks"]}
+    if "eager" in found.get("forward", {}).get("nonfinite_outputs", ()) and \
+            "legacy" not in found["forward"]["nonfinite_outputs"]:
+        return ("The port's outputs are not finite at the start weights already (the forward check), before any "
+                "training step: a bug in the port (an overflow, a log or a division by zero), not the learning rate")
+    gradients = found.get("gradients", {})
+    losses = [gradients.get(k) for k in ("legacy_loss", "eager_loss")]
+    if all(isinstance(v, float) for v in losses) and math.isfinite(losses[0]) and not math.isfinite(losses[1]):
+        return ("The port's loss is not finite at the start weights already (the gradients check), before any "
+                "training step: a bug in the port's loss or forward pass, not the learning rate")
+    dtypes = found.get("layer_shapes", {}).get("dtypes")
+    differ = checks.dtype_difference(dtypes["legacy"], dtypes["eager"]) if dtypes else ""
+    if differ:
+        return (f"{differ[0].upper()}{differ[1:]}: float16 overflows past 65504 where float32 does not; check the "
+                "port in float32 first")
+    return LEARNING_RATE_ADVICE
+
+
 LABELS = {"passed": "PASS", "failed": "FAIL", "not_run": "FAIL", "not_informative": "----"}
 
 

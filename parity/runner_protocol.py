@@ -42,6 +42,15 @@ class Runner(Protocol):
         """An OrderedDict of the named layer outputs, in forward order: name -> shape tuple with
         None for the batch dimension. Empty where the side names none."""
 
+    def dtypes(self) -> dict:
+        """{"compute": the outputs' dtype, "variables": the weights' dtypes, "layers": the named layer
+        outputs' dtypes (sorted names such as "float32"), "policy": a Keras dtype policy's name, or
+        None for a graph}."""
+
+    def fingerprint(self) -> dict:
+        """Short digests of what decides this side's training (the graph; the port's model, optimizer
+        and loss), by what they are: a resumed run compares them with its checkpoint's."""
+
     def get_weights(self) -> list:
         """A copy of every variable's value, one array per entry of `names`, in that order."""
 
@@ -91,6 +100,8 @@ class Runner(Protocol):
 class LegacyRunner(Runner, Protocol):
     """The reference side: it also answers the questions that find dead variables and it runs the
     teacher-forced step whose gradients the port applies."""
+
+    graph_trust: dict       # what the walk of the graph's ops found (parity.graph_trust.verdict)
 
     def set_weight(self, index: int, value) -> None:
         """Sets the variable `names[index]` alone."""

@@ -143,6 +143,9 @@ class GraphRunner:
             self._saver = tf.compat.v1.train.Saver(var_list=list(m.variables), max_to_keep=None)
             init = tf.compat.v1.global_variables_initializer()
             self._kink_ops, self._kink_tensors = kinks.kink_ops(self.graph.get_operations())
+        # What identifies the graph to a resumed run: its ops and their settings, byte for byte.
+        self._fingerprint = {"legacy graph": digest_text(
+            self.graph.as_graph_def().SerializeToString(deterministic=True))}
         # Nothing may add ops from here on: a graph that grows every step is a classic TF1 leak.
         self.graph.finalize()
         self.session = tf.compat.v1.Session(graph=self.graph)
@@ -156,6 +159,8 @@ class GraphRunner:
         self.watch = _StepWatch(self.style)
         # What the comparisons feed to switch randomness off (dropout's keep_prob = 1.0, say).
         self.held_fixed = [f"{t.name}={_plain(v)}" for t, v in m.eval_feeds.items()]
+        # What the walk of the graph's ops found, for the report (parity.graph_trust).
+        self.graph_trust = m.graph_trust
 
     def _restore(self, prefix):
         """The model variables from the Saver checkpoint `prefix`, by name, or by creation order where
@@ -219,6 +224,17 @@ class GraphRunner:
 
     def layer_shapes(self):
         return collections.OrderedDict((k, _shape(t.shape)) for k, t in self.model.endpoints.items())
+
+    def fingerprint(self):
+        """{"legacy graph": a digest of the GraphDef this runner built (its ops, their attributes)}."""
+        return dict(self._fingerprint)
+
+    def dtypes(self):
+        """The graph's dtypes: its outputs', its variables', and each named layer output's."""
+        m = self.model
+        return {"compute": m.logits.dtype.base_dtype.name,
+                "variables": sorted({v.dtype.base_dtype.name for v in m.variables}),
+                "layers": sorted({t.dtype.base_dtype.name for t in m.endpoints.values()}), "policy": None}
 
     def get_weights(self):
         return self.session.run(list(self.model.variables))
@@ -375,8 +391,12 @@ class KerasRunner:
         # endpoints(x, training) -> OrderedDict of named outputs; functional models get one for free.
         self._endpoints = endpoints or _functional_endpoints(model)
         probe = np.zeros((2, *self._x_shape), np.float32)
-        self._endpoint_shapes = collections.OrderedDict(
-            (k, (None, *tuple(v.shape[1:]))) for k, v in self._endpoints(probe, False).items())
+        values = self._endpoints(probe, False)
+        self._endpoint_shapes = collections.OrderedDict((k, (None, *tuple(v.shape[1:]))) for k, v in values.items())
+        self._dtypes = {"compute": _dtype_name(model(probe, training=False)),
+                        "variables": sorted({_dtype_name(w) for w in self.weights}),
+                        "layers": sorted({_dtype_name(v) for v in values.values()}),
+                        "policy": model.dtype_policy.name}
 
     def _images(self, x):
         """Images in the model's input shape ([batch, 784] and [batch, 28, 28, 1] both reach it)."""
@@ -419,6 +439,18 @@ class KerasRunner:
 
     def layer_shapes(self):
         return collections.OrderedDict(self._endpoint_shapes)
+
+    def dtypes(self):
+        """The port's dtypes: its outputs', its weights', its named layer outputs', and its dtype policy
+        (mixed_float16 computes in float16 over float32 weights)."""
+        return dict(self._dtypes)
+
+    def fingerprint(self):
+        """Digests of what decides the port's training: the model (each layer's class and settings,
+        and a subclassed model's own code), the optimizer's settings and the loss."""
+        return {"port model": digest_text(_model_description(self.model)),
+                "port optimizer": digest_text(_describe(self._make_optimizer())),
+                "port loss": digest_text(_describe(self.loss_fn))}
 
     def get_weights(self):
         return self._to_legacy([w.numpy() for w in self.weights])
@@ -567,6 +599,13 @@ def trainer_class():
     raise RuntimeError(f"Keras backend {backend!r}: tf-parity trains ports on the tensorflow, jax and torch backends")
 
 
+def _dtype_name(value):
+    import keras
+
+    dtype = value.dtype if hasattr(value, "dtype") else keras.ops.convert_to_tensor(value).dtype
+    return keras.backend.standardize_dtype(dtype)
+
+
 def _numpy(value):
     import keras
 
@@ -624,3 +663,53 @@ def _functional_endpoints(model):
         values = probe(x, training=training)
         return collections.OrderedDict((k, values[k]) for k in outputs)
     return endpoints
+
+
+def digest_text(data):
+    """A short SHA-256 of `data` (text or bytes): what fingerprints compare."""
+    import hashlib
+
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()[:16]
+
+
+def _without_names(value):
+    """A Keras config with its generated names left out ("dense_3" depends on what the process built
+    before); the names a user gave stay in the layers' order."""
+    if isinstance(value, dict):
+        return {k: _without_names(v) for k, v in sorted(value.items()) if k not in ("name", "inbound_nodes")}
+    if isinstance(value, (list, tuple)):
+        return [_without_names(v) for v in value]
+    return value
+
+
+def _describe(obj):
+    """Text identifying a Keras object or a function: its config where it has one, else its code."""
+    import inspect
+    import json
+
+    config = getattr(obj, "get_config", None)
+    if callable(config):
+        try:
+            return type(obj).__qualname__ + json.dumps(_without_names(config()), sort_keys=True, default=str)
+        except Exception:  # a user's class whose get_config is not implemented
+            pass
+    target = obj if inspect.isfunction(obj) or inspect.ismethod(obj) else type(obj)
+    try:
+        return getattr(target, "__qualname__", "") + inspect.getsource(target)
+    except (OSError, TypeError):
+        return getattr(target, "__qualname__", type(obj).__name__)
+
+
+def _model_description(model):
+    """Each layer's class and settings, in order, and a subclassed model's code."""
+    import inspect
+
+    layers = [_describe(layer) for layer in model._flatten_layers(include_self=False)]
+    own = ""
+    if type(model).__module__.split(".")[0] != "keras":
+        try:
+            own = inspect.getsource(type(model))
+        except (OSError, TypeError):
+            own = type(model).__qualname__
+    return "\n".join([type(model).__qualname__, own, *layers])
+

@@ -69,12 +69,14 @@ def prepare(config, log=print):
     build = config.runners or pair.build_runners
     if spec.pair_legacy is None:
         data = prepare_data(spec, config.dataset, config.data_dir)
+        data.check_batch_size(config.batch(spec))
         log(f"data: {data.dataset.summary()}")
         spec, legacy, eager = build(spec, config.seed, config.eager_style)
         return spec, data, legacy, eager
     spec, legacy, eager = build(spec, config.seed, config.eager_style)
     try:
         data = prepare_data(spec, config.dataset, config.data_dir)
+        data.check_batch_size(config.batch(spec))
     except BaseException:
         legacy.close()
         raise
@@ -105,7 +107,10 @@ def run_checks(spec, config, data, legacy, eager, progress=None, log=print):
     """Runs the six checks in order on the two sides; returns their Outcome. Where the weights
     cannot be transferred, the checks that need the same weights on both sides are not run."""
     tol = tolerances_module.for_spec(spec)
-    outcome = Outcome(checks=[checks.parameters(spec, legacy, eager), checks.layer_shapes(legacy, eager)])
+    start = legacy.get_weights()
+    free_runs.check_resumable(spec, config, (("legacy", legacy), (config.eager_style, eager)), start, data)
+    dtypes = (legacy.dtypes(), eager.dtypes())
+    outcome = Outcome(checks=[checks.parameters(spec, legacy, eager), checks.layer_shapes(legacy, eager, dtypes)])
     try:
         # A user's pair is paired by order and shape (parity.mapping), its names its own.
         transfer.transfer(legacy, eager, match_names=spec.pair_legacy is None)
@@ -117,11 +122,10 @@ def run_checks(spec, config, data, legacy, eager, progress=None, log=print):
     batch_size = config.batch(spec)
     x, y = data.batch_at(0, batch_size)
     modes = ("inference", "training") if spec.batch_norm else ("inference",)
-    outcome.checks.append(checks.forward(legacy, eager, x, tol, modes))
+    outcome.checks.append(checks.forward(legacy, eager, x, tol, modes, checks.dtype_difference(*dtypes)))
     dead = checks.dead_variables(legacy, x, y, tol)
     more = (data.batch_at(k, batch_size) for k in range(1, 1 + GRADIENT_SPARE_BATCHES))
     outcome.checks.append(checks.gradients(legacy, eager, x, y, tol, dead=dead, more_batches=more))
-    start = legacy.get_weights()
     outcome.checks.append(_training_steps(spec, config, data, legacy, eager, start, tol, dead, outcome, progress))
     outcome.checks.append(_free_runs(spec, config, data, legacy, eager, start, tol, outcome, progress, log))
     return outcome
@@ -221,7 +225,8 @@ def assemble_report(spec, config, data, legacy, eager, outcome):
         "settings": {"steps": config.steps_for(spec), "accuracy_steps": config.accuracy_steps_for(spec),
                      "batch_size": config.batch(spec), "seed": config.seed, "eager_style": config.eager_style,
                      "optimizer": _optimizer(spec),
-                     "randomness_held_fixed": {"legacy": legacy.held_fixed, "eager": eager.held_fixed}},
+                     "randomness_held_fixed": {"legacy": legacy.held_fixed, "eager": eager.held_fixed},
+                     "legacy_graph": legacy.graph_trust},
         "styles": {"legacy": _style_entry(spec, "legacy", legacy, outcome),
                    "eager": _style_entry(spec, config.eager_style, eager, outcome)},
         "checks": [c.to_json() for c in outcome.checks],

@@ -39,6 +39,16 @@ def settings(spec, config, batch_size):
             "batch_size": batch_size}
 
 
+def precision_advice(dtypes):
+    """The advice for a run that diverged in a precision below float32, else None (the caller's)."""
+    low = sorted({dtypes["compute"], *dtypes["layers"]} & {"float16", "bfloat16"})
+    if not low:
+        return None
+    policy = f" (dtype policy {dtypes['policy']})" if dtypes.get("policy") not in (None, "float32") else ""
+    return (f"The model computes in {', '.join(low)}{policy}: float16 overflows past 65504 where float32 does not; "
+            "train it in float32 first, or scale the loss (keras.optimizers.LossScaleOptimizer)")
+
+
 def plan(spec, config):
     """(steps, batch_size) the run will use."""
     return config.steps or spec.recipe.iterations, config.batch_size or spec.recipe.batch_size
@@ -47,6 +57,8 @@ def plan(spec, config):
 def train(spec, config, progress=None, log=print):
     """Trains and tests; returns {"report": dict for the JSON, "losses": per-step losses}. Raises
     runners.Diverged at the first non-finite loss."""
+    from parity.runners import Diverged
+
     if spec.pair_legacy is None:
         data = prepare_data(spec, config.dataset, config.data_dir)
         spec, runner = make_runner(spec, config.style, config.seed)
@@ -59,12 +71,18 @@ def train(spec, config, progress=None, log=print):
             raise
     log(f"data: {data.dataset.summary()}")
     steps, batch_size = plan(spec, config)
+    try:
+        data.check_batch_size(batch_size)
+    except BaseException:
+        runner.close()
+        raise
     keeper, resumed_at = None, None
     every = config.checkpoint_every or (checkpoints.read_meta(config.checkpoint)["checkpoint_every"]
                                         if config.resume else None)
     if every:
-        keeper = checkpoints.Keeper(config.checkpoint, every,
-                                    {**settings(spec, config, batch_size), "dataset": data.dataset.name})
+        keeper = checkpoints.Keeper(config.checkpoint, every, {
+            **settings(spec, config, batch_size), "dataset": data.dataset.name,
+            checkpoints.FINGERPRINT: checkpoints.fingerprint(runner, runner.get_weights(), data)})
     try:
         batches = data.batches(batch_size, config.seed)
         state = checkpoints.RunState()
@@ -76,6 +94,9 @@ def train(spec, config, progress=None, log=print):
         try:
             checkpoints.train_to(runner, batches, steps, state,
                                  lambda i, loss: bar and bar.update(1, f"loss {loss:.4f}"), keeper)
+        except Diverged as e:
+            e.advice = precision_advice(runner.dtypes())
+            raise
         finally:
             if bar:
                 bar.close()

@@ -12,7 +12,7 @@ def test_every_fault_ends_as_documented():
                             timeout=1200)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) == 18 and all("(as documented)" in row for row in rows)
+    assert len(rows) == 26 and all("(as documented)" in row for row in rows)
     by_case = {row.split(" | ")[0][2:]: row for row in rows}
     assert by_case["disk full when the report is written"].endswith("; nothing was written | nothing |")
     assert "left on disk: out/train_mnist_cnn_legacy_state.ckpt.npz" in by_case["SIGINT during training"]

@@ -327,6 +327,18 @@ def test_a_tensor_name_not_in_the_saved_graph_lists_the_nearest(capsys, saved_sc
     assert "--logits add_9:0: no such tensor in the graph; the nearest are add_3:0" in err
 
 
+def test_inspect_finds_the_names_pair_meta_toml_gives(capsys, saved_script):
+    """The 2017 script's default names, found from its .meta alone."""
+    from parity import config
+
+    code, out, err = run_cli(capsys, "inspect", f"{saved_script}.meta")
+    assert code == 0, err
+    given = config.read(PAIR_META)
+    for key in ("inputs", "labels", "logits", "loss", "train-op"):
+        assert f"{key:<10} {given[key]} " in out, (key, out)
+    assert '# "Placeholder_2:0" = 1.0' in out  # keep_prob, found as a float scalar placeholder
+
+
 def test_a_small_pair_in_this_process_infers_its_optimizer_and_loss(capsys, plain_legacy):
     path = plain_legacy / "r.json"
     code, out, err = run_cli(capsys, "parity", *INLINE, "--legacy", "small_tf1:build", "--eager", "small_keras:build",

@@ -64,8 +64,9 @@ def test_the_protocols_list_what_the_checks_call():
     assert {"param_counts", "layer_shapes", "get_weights", "set_weights", "forward", "endpoint_values",
             "gradients_and_kinks", "train", "reset_optimizer", "training_state", "restore_training_state",
             "predict", "close", "set_weight", "loss", "loss_and_gradients", "train_step_with_gradients",
-            "info"} == set(methods)
-    assert properties == {"step"} and attributes == {"style", "names", "shapes", "trainable_mask", "held_fixed"}
+            "info", "dtypes"} == set(methods)
+    assert properties == {"step"}
+    assert attributes == {"style", "names", "shapes", "trainable_mask", "held_fixed", "graph_trust"}
     assert set(members(protocol.EagerRunner)[0]) - set(members(protocol.Runner)[0]) == {"forced_step"}
     for proto in (protocol.Runner, protocol.LegacyRunner, protocol.EagerRunner, protocol.Saves):
         for name, method in members(proto)[0].items():
@@ -104,7 +105,7 @@ def runners():
     recorder = golden.Recorder(legacy)
     arrays = {}
     side = {"names": legacy.names, "shapes": [list(s) for s in legacy.shapes], "trainable_mask": legacy.trainable_mask,
-            "held_fixed": legacy.held_fixed, "weights": golden.encode(list(recorder.initial_weights), arrays)}
+            "held_fixed": legacy.held_fixed, "graph_trust": legacy.graph_trust, "weights": golden.encode(list(recorder.initial_weights), arrays)}
     yield {GraphRunner: legacy, KerasRunner: eager, golden.Mirror: golden.Mirror(recorder, "function"),
            golden.Replay: golden.Replay({"answers": [], "arrays": arrays, "side": side})}
     legacy.close()
@@ -112,7 +113,7 @@ def runners():
 
 @pytest.mark.parametrize("cls", list(ROLES), ids=lambda cls: cls.__name__)
 def test_every_runner_has_its_roles_attributes(runners, cls):
-    _, _, attributes = members(protocol.Runner)
+    attributes = set().union(*(members(proto)[2] for proto in ROLES[cls]))
     if cls is isolated.IsolatedRunner:
         assert attributes <= set(isolated.ATTRIBUTES)
         return

@@ -153,7 +153,7 @@ def test_ignore_comment_suppresses_one_finding(tmp_path, capsys):
     port.write_text("import keras\n"
                     "a = keras.optimizers.Adam(lr=0.1)  # tf-parity: ignore[keras3-lr-keyword] pinned Keras 2 build\n"
                     "b = keras.optimizers.Adam(lr=0.1)  # tf-parity: ignore[adam-epsilon]\n")
-    status, out, _ = run_cli([str(port), "--json"], capsys)
+    status, out, _ = run_cli([str(port), "--format", "json"], capsys)
     report = json.loads(out)
     assert [(f["line"], f["key"]) for f in report["findings"]] == [(2, "adam-epsilon"), (3, "keras3-lr-keyword")]
     assert [(f["line"], f["key"], f["suppressed"]) for f in report["suppressed"]] == [
@@ -213,7 +213,7 @@ def test_anchors_name_pitfalls_md_headings():
 
 
 def test_json_names_both_defaults_and_the_fix(capsys):
-    status, out, _ = run_cli([str(CORPUS / "ports" / "adam_defaults.py"), "--json"], capsys)
+    status, out, _ = run_cli([str(CORPUS / "ports" / "adam_defaults.py"), "--format", "json"], capsys)
     report = json.loads(out)
     assert status == 0 and report["summary"] == {"error": 0, "warning": 2, "note": 0}
     first = report["findings"][0]
@@ -265,3 +265,18 @@ def test_sarif_is_a_sarif_2_1_0_log(capsys, tmp_path):
     assert [(r["ruleId"], r["suppressions"][0]["justification"]) for r in suppressed] == [("adam-epsilon", "checked")]
     assert {"uriBaseId" in r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run["results"]} == \
         {True, False}
+
+
+def test_json_takes_a_path_as_every_other_command_s_does(capsys, tmp_path):
+    """`--json PATH` writes the file and leaves the chosen format on screen; a second run says it
+    replaced the first one's file."""
+    path = tmp_path / "out" / "scan.json"
+    target = str(CORPUS / "ports" / "adam_defaults.py")
+    status, out, _ = run_cli([target, "--json", str(path)], capsys)
+    assert status == 0 and "adam-epsilon" in out and out.rstrip().endswith(f"wrote {path}")
+    assert json.loads(path.read_text())["summary"] == {"error": 0, "warning": 2, "note": 0}
+    status, out, err = run_cli([target, "--format", "sarif", "--json", str(path)], capsys)
+    assert status == 0 and json.loads(out)["version"] == "2.1.0"  # stdout stays one document
+    assert f"wrote {path} (replaced the one there)" in err
+    status, _, err = run_cli([target, "--json", str(tmp_path)], capsys)
+    assert status == 2 and "is a folder" in err

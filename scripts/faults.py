@@ -103,8 +103,67 @@ def cases():
         Case("mnist.npz holding a pickle", ["train", "--model", "mnist_cnn", "--style", "legacy", "--steps", "2",
                                             "--dataset", "mnist", "--data-dir", "data"], 2,
              setup=lambda f: _pickled_npz(Path(f) / "data" / "mnist.npz")),
+        Case("a .meta whose logits write a file", META + ["--eager", "port:build"], 2,
+             setup=lambda f: _saved_graph(f, "writes")),
+        Case("the same with --trust-graph", META + ["--eager", "port:build", "--trust-graph"], 0,
+             setup=lambda f: _saved_graph(f, "writes")),
+        Case("port module calls sys.exit(0) at import", META + ["--eager", "quits:build"], 2,
+             setup=lambda f: _saved_graph(f, "plain", "import sys\nprint('bye')\nsys.exit(0)\n")),
+        Case("port module raises KeyboardInterrupt at import", META + ["--eager", "quits:build"], 2,
+             setup=lambda f: _saved_graph(f, "plain", "raise KeyboardInterrupt\n")),
+        Case("pair file with steps = \"ten\"", ["parity", "--config", "pair.toml"], 2,
+             setup=lambda f: _file(f, "pair.toml", b'legacy = "a:b"\neager = "c:d"\nsteps = "ten"\n')),
+        Case("pyproject.toml with a [tool.tf-parity] table, broken", ["parity"], 2,
+             setup=lambda f: _file(f, "pyproject.toml", b'[tool.tf-parity]\nconfig = "pair.toml\n')),
+        Case("record.json nested 200,000 deep", ["verify", "--golden", "rec"], 2, setup=_deep_record),
+        Case("--batch-size beyond the training set", TRAIN + ["--steps", "2", "--batch-size", "1000000",
+                                                              "--out", "out"], 2),
         Case("accuracy run at chance", [a if a != "60" else "2" for a in PARITY] + ["--json", "r.json"], 1),
     ]
+
+
+GRAPH = """
+import sys
+import tensorflow as tf
+v1 = tf.compat.v1
+v1.disable_eager_execution()
+x = v1.placeholder(tf.float32, [None, 784], name="x")
+y = v1.placeholder(tf.float32, [None, 10], name="y")
+w = v1.Variable(v1.zeros([784, 10]), name="w")
+effect = [tf.io.write_file("written.txt", tf.io.read_file(__file__))] if sys.argv[1] == "writes" else []
+with tf.control_dependencies(effect):
+    logits = tf.identity(tf.matmul(x, w), name="logits")
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits), name="loss")
+v1.train.GradientDescentOptimizer(0.1).minimize(loss, name="train")
+with v1.Session() as session:
+    session.run(v1.global_variables_initializer())
+    v1.train.Saver().save(session, "graph/model")
+"""
+PORT = """
+import keras
+
+def build():
+    inputs = keras.Input(shape=(784,))
+    return keras.Model(inputs, keras.layers.Dense(10, use_bias=False)(inputs))
+"""
+META = ["parity", "--legacy-meta", "graph/model.meta", "--checkpoint", "graph/model", "--inputs", "x:0",
+        "--labels", "y:0", "--logits", "logits:0", "--loss", "loss:0", "--train-op", "train", *FAST,
+        "--steps", "2", "--accuracy-steps", "20", "--legacy-process", "inline", "--json", "r.json"]
+
+
+def _saved_graph(folder, kind, module=None):
+    """A saved softmax regression in folder/graph (its logits copying a file where `kind` is
+    "writes"), the Keras port port.py, and `module` as quits.py."""
+    _file(folder, "save_graph.py", GRAPH.encode())
+    _file(folder, "port.py", PORT.encode())
+    if module:
+        _file(folder, "quits.py", module.encode())
+    subprocess.run([sys.executable, "save_graph.py", kind], cwd=folder, check=True, capture_output=True)
+
+
+def _deep_record(folder):
+    _file(folder, "rec/record.json", b"[" * 200_000 + b"]" * 200_000)
+    _file(folder, "rec/arrays.npz")
 
 
 def _pickled_npz(path):
