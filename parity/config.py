@@ -123,14 +123,12 @@ def validate(options, where):
 def canonical_keys(table, where):
     """`table` with each key spelled with dashes (`batch_size` is `batch-size`); ConfigError where one
     key is given under two spellings."""
-    options = {}
+    options, spelled = {}, {}
     for key, value in table.items():
         canonical = key.replace("_", "-") if key != "tolerances" else key
         if canonical in options:
-            spelled = next(k for k in table if k != key and (k.replace("_", "-") if k != "tolerances" else k)
-                           == canonical)
-            raise ConfigError(f"{where}: {spelled!r} and {key!r} are one key given twice; keep one")
-        options[canonical] = value
+            raise ConfigError(f"{where}: {spelled[canonical]!r} and {key!r} are one key given twice; keep one")
+        options[canonical], spelled[canonical] = value, key
     return options
 
 

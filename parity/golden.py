@@ -395,7 +395,7 @@ class Replay:
 
     def fingerprint(self):
         """{"legacy record": the digest of the record's arrays}: the record stands for the graph."""
-        return {"legacy record": str(self.record.get("arrays_sha256", ""))[:16]}
+        return {"legacy record": self.record["arrays_sha256"][:16]}
     info = _answering("info", "_answer")
     forward = _answering("forward", "_answer")
     loss = _answering("loss", "_answer")

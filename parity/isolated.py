@@ -16,7 +16,7 @@ from parity.runners import Diverged, _StepWatch, run_steps
 # What the child answers once, at start: the runner's fixed attributes.
 ATTRIBUTES = ("names", "shapes", "trainable_mask", "style", "held_fixed", "graph_trust")
 # Methods whose answers never change, kept for after the child has closed (the report reads them).
-FIXED = ("param_counts", "layer_shapes", "dtypes", "fingerprint")
+FIXED = ("param_counts", "layer_shapes", "dtypes")
 
 
 class IsolatedRunner:
@@ -44,9 +44,6 @@ class IsolatedRunner:
 
     def dtypes(self):
         return self._fixed["dtypes"]
-
-    def fingerprint(self):
-        return self._fixed["fingerprint"]
 
     def _answer(self, asked="starting"):
         try:
@@ -118,7 +115,7 @@ class RemoteError(RuntimeError):
 # GraphRunner methods the child serves as they are.
 _FORWARDED = ("get_weights", "set_weights", "set_weight", "forward", "loss", "timed_steps",
               "endpoint_values", "loss_and_gradients", "gradients_and_kinks", "train_step_with_gradients",
-              "training_state", "predict", "save", "info")
+              "training_state", "predict", "save", "info", "fingerprint")
 
 
 def _forwarded(name):

@@ -170,9 +170,9 @@ def _reported(function, flag, reference):
 
 def user_error(error, what, verb="raised"):
     """The LegacyError for `error`, raised by the user's code doing `what` ("... {verb} TypeError: ..."
-    for an ordinary exception); a SIGINT or SIGTERM that
-    arrived meanwhile is raised again as it is. A module that calls sys.exit() or raises
-    KeyboardInterrupt itself must not end a run as if it had passed, or had been interrupted."""
+    for an ordinary exception); a SIGINT or SIGTERM that arrived meanwhile is raised again as it is.
+    A module that calls sys.exit() or raises KeyboardInterrupt itself must not end a run as if it
+    had passed, or had been interrupted."""
     from parity.interrupts import Terminated, from_signal
 
     if isinstance(error, Terminated) or (isinstance(error, KeyboardInterrupt) and from_signal()):

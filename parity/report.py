@@ -46,6 +46,8 @@ def companion(path, suffix):
 
 
 LEARNING_RATE_ADVICE = "Lower the learning rate, or check the data and the loss for values that overflow"
+PRECISION_ADVICE = ("float16 overflows past 65504 where float32 does not; check the model in float32 first, or scale "
+                    "the loss (keras.optimizers.LossScaleOptimizer)")
 
 
 def divergence_advice(report):
@@ -68,8 +70,7 @@ def divergence_advice(report):
     dtypes = found.get("layer_shapes", {}).get("dtypes")
     differ = checks.dtype_difference(dtypes["legacy"], dtypes["eager"]) if dtypes else ""
     if differ:
-        return (f"{differ[0].upper()}{differ[1:]}: float16 overflows past 65504 where float32 does not; check the "
-                "port in float32 first")
+        return f"{differ[0].upper()}{differ[1:]}: {PRECISION_ADVICE}"
     return LEARNING_RATE_ADVICE
 
 

@@ -143,9 +143,6 @@ class GraphRunner:
             self._saver = tf.compat.v1.train.Saver(var_list=list(m.variables), max_to_keep=None)
             init = tf.compat.v1.global_variables_initializer()
             self._kink_ops, self._kink_tensors = kinks.kink_ops(self.graph.get_operations())
-        # What identifies the graph to a resumed run: its ops and their settings, byte for byte.
-        self._fingerprint = {"legacy graph": digest_text(
-            self.graph.as_graph_def().SerializeToString(deterministic=True))}
         # Nothing may add ops from here on: a graph that grows every step is a classic TF1 leak.
         self.graph.finalize()
         self.session = tf.compat.v1.Session(graph=self.graph)
@@ -227,7 +224,7 @@ class GraphRunner:
 
     def fingerprint(self):
         """{"legacy graph": a digest of the GraphDef this runner built (its ops, their attributes)}."""
-        return dict(self._fingerprint)
+        return {"legacy graph": digest_text(self.graph.as_graph_def().SerializeToString(deterministic=True))}
 
     def dtypes(self):
         """The graph's dtypes: its outputs', its variables', and each named layer output's."""

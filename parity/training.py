@@ -45,8 +45,9 @@ def precision_advice(dtypes):
     if not low:
         return None
     policy = f" (dtype policy {dtypes['policy']})" if dtypes.get("policy") not in (None, "float32") else ""
-    return (f"The model computes in {', '.join(low)}{policy}: float16 overflows past 65504 where float32 does not; "
-            "train it in float32 first, or scale the loss (keras.optimizers.LossScaleOptimizer)")
+    from parity.report import PRECISION_ADVICE
+
+    return f"The model computes in {', '.join(low)}{policy}: {PRECISION_ADVICE}"
 
 
 def plan(spec, config):
@@ -61,21 +62,18 @@ def train(spec, config, progress=None, log=print):
 
     if spec.pair_legacy is None:
         data = prepare_data(spec, config.dataset, config.data_dir)
+        data.check_batch_size(plan(spec, config)[1])
         spec, runner = make_runner(spec, config.style, config.seed)
     else:  # a pair's graph says what data it takes
         spec, runner = make_runner(spec, config.style, config.seed)
         try:
             data = prepare_data(spec, config.dataset, config.data_dir)
+            data.check_batch_size(plan(spec, config)[1])
         except BaseException:
             runner.close()
             raise
     log(f"data: {data.dataset.summary()}")
     steps, batch_size = plan(spec, config)
-    try:
-        data.check_batch_size(batch_size)
-    except BaseException:
-        runner.close()
-        raise
     keeper, resumed_at = None, None
     every = config.checkpoint_every or (checkpoints.read_meta(config.checkpoint)["checkpoint_every"]
                                         if config.resume else None)

@@ -64,7 +64,7 @@ def test_the_protocols_list_what_the_checks_call():
     assert {"param_counts", "layer_shapes", "get_weights", "set_weights", "forward", "endpoint_values",
             "gradients_and_kinks", "train", "reset_optimizer", "training_state", "restore_training_state",
             "predict", "close", "set_weight", "loss", "loss_and_gradients", "train_step_with_gradients",
-            "info", "dtypes"} == set(methods)
+            "info", "dtypes", "fingerprint"} == set(methods)
     assert properties == {"step"}
     assert attributes == {"style", "names", "shapes", "trainable_mask", "held_fixed", "graph_trust"}
     assert set(members(protocol.EagerRunner)[0]) - set(members(protocol.Runner)[0]) == {"forced_step"}
