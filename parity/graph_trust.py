@@ -110,11 +110,20 @@ def _called_functions(node, library):
     return [n for n in names if n in library]
 
 
-def walk(graph_def, targets, registered=None):
+def _tensor_name(reference):
+    """'a/b' -> 'a/b:0', 'a/b:1' as it is; a control input ('^a/b') is no tensor: None."""
+    if reference.startswith("^"):
+        return None
+    return reference if ":" in reference else f"{reference}:0"
+
+
+def walk(graph_def, targets, registered=None, fed=()):
     """The Findings among the ops `targets` reach in `graph_def` (a GraphDef). `targets` is a list of
     (label, tensor or op name): label names the target in a finding ("--logits add_3:0"). Names
     not in the graph are skipped (the caller reports them). Every op of a function a reached op
-    calls counts as reached."""
+    calls counts as reached. A tensor in `fed` is given its value, so a Session runs nothing
+    behind it (a queue's dequeue fed as the input, say): the walk stops there too."""
+    fed = {_tensor_name(t) for t in fed}
     registered = registered or _registry()
     nodes = {node.name: node for node in graph_def.node}
     library = {f.signature.name: f for f in graph_def.library.function}
@@ -134,6 +143,8 @@ def walk(graph_def, targets, registered=None):
                 stack.extend(_called_functions(node, library))
 
     for label, target in targets:
+        if _tensor_name(target) in fed:
+            continue
         stack = [_node_name(target)]
         while stack:
             name = stack.pop()
@@ -146,7 +157,7 @@ def walk(graph_def, targets, registered=None):
                 findings.append(Finding(node.name, node.op, what, label))
             for fname in _called_functions(node, library):
                 visit_function(fname, label)
-            stack.extend(_node_name(i) for i in node.input)
+            stack.extend(_node_name(i) for i in node.input if _tensor_name(i) not in fed)
     return findings
 
 

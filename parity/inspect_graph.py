@@ -16,6 +16,7 @@ from parity import graph_trust
 CROSS_ENTROPIES = ("SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits")
 VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
 APPLY_PREFIXES = ("Apply", "ResourceApply", "ResourceSparseApply", "SparseApply")
+PIPELINE_OUTPUTS = ("QueueDequeue", "IteratorGetNext")
 GROUP_OPS = ("NoOp", "AssignAdd", "AssignAddVariableOp", "Identity")
 
 
@@ -154,18 +155,18 @@ def _candidates(nodes, consumers, placeholders, meta_graph):
             found[key].append({"name": name, "why": why})
 
     def placeholder_behind(reference, depth=8):
-        """The placeholder that `reference` reads through shape-preserving ops, if any."""
-        name = _name(reference)
+        """The placeholder (or queue or iterator output) that `reference` reads through
+        shape-preserving ops, if any."""
         for _ in range(depth):
-            node = nodes.get(name)
+            node = nodes.get(_name(reference))
             if node is None:
                 return None
-            if node.op in ("Placeholder", "PlaceholderWithDefault"):
-                return f"{name}:0"
+            if node.op in ("Placeholder", "PlaceholderWithDefault") or node.op.startswith(PIPELINE_OUTPUTS):
+                return _tensor(reference)
             if node.op not in ("Identity", "Cast", "Reshape", "OneHot", "StopGradient", "ExpandDims", "Squeeze",
                                "PreventGradient") or not node.input:
                 return None
-            name = _name(node.input[0])
+            reference = node.input[0]
         return None
 
     def unwrapped(reference, scope):
@@ -228,6 +229,15 @@ def _candidates(nodes, consumers, placeholders, meta_graph):
         shape = p["shape"]
         if p["tensor"] not in labels and shape and len(shape) >= 2 and p["dtype"] and p["dtype"].startswith("float"):
             add("inputs", p["tensor"], f"a {p['dtype']} placeholder of shape {shape}")
+    # A 2016 script's input pipeline: a queue's dequeue (or a tf.data iterator's output) takes the
+    # placeholders' place; fed as the input and labels, nothing behind it runs.
+    consumed = {_tensor(i) for node in nodes.values() for i in node.input if not i.startswith("^")}
+    for node in nodes.values():
+        if node.op.startswith(PIPELINE_OUTPUTS):
+            for tensor in sorted(t for t in consumed if _name(t) == node.name):
+                if tensor not in labels:
+                    add("inputs", tensor, f"an output of {node.op} {node.name}: feed it, and the pipeline behind it "
+                                          "never runs")
     for key in ("logits", "loss", "train_op"):
         found[key].sort(key=lambda c: "collection" not in c["why"] and key != "logits")
     return found
@@ -246,7 +256,9 @@ def _flagged(graph_def, candidates):
     anywhere in the graph (a Saver's own SaveV2 and RestoreV2 sit there and are never run)."""
     targets = [(f"--{key.replace('_', '-')} {c['name']}", c["name"])
                for key, entries in candidates.items() if key != "feeds" for c in entries[:1]]
-    reached = graph_trust.walk(graph_def, targets)
+    fed = [entries[0]["name"] for key, entries in candidates.items() if key in ("inputs", "labels", "training")
+           and entries] + [c["name"] for c in candidates["feeds"]]
+    reached = graph_trust.walk(graph_def, targets, fed=fed)
     names = {f.name for f in reached}
     everywhere = graph_trust.walk(graph_def, [(UNREACHED, n.name) for n in graph_def.node])
     return reached + [f for f in everywhere if f.name not in names]

@@ -108,8 +108,10 @@ def build(source, seed=0, graph=None):
             returned = function(**{k: v for k, v in options.items() if k in accepted or _takes_kwargs(accepted)})
             model = resolve_feeds(normalize(returned, graph, source.builder), source)
         # Built by the user's own code, which has run already: what its graph does is noted, not refused.
+        fed = [t.name for t in (model.inputs, model.labels, model.training, *model.eval_feeds, *model.train_feeds)
+               if t is not None]
         findings = graph_trust.walk(graph.as_graph_def(), _fetched(model) + [
-            (f"the initializer of {v.op.name}", v.initializer.name) for v in _global_variables(graph)])
+            (f"the initializer of {v.op.name}", v.initializer.name) for v in _global_variables(graph)], fed=fed)
         model.graph_trust = graph_trust.verdict(findings, source.trust_graph, "code")
         if source.checkpoint:
             from parity.transfer import checkpoint_prefix
@@ -274,7 +276,7 @@ def from_meta(source):
                           "as tf.compat.v1 prints them, such as x:0)")
     meta_graph = read_meta_graph(meta)
     findings = graph_trust.walk(meta_graph.graph_def, _named_targets(source) +
-                                graph_trust.initializer_targets(meta_graph))
+                                graph_trust.initializer_targets(meta_graph), fed=_fed_names(source))
     refuse(findings, source, f"--legacy-meta {meta}", meta)
     graph = tf.Graph()
     with graph.as_default():
@@ -325,6 +327,13 @@ def _named_targets(source):
     named += [("--feed", n) for n, _ in source.eval_feeds] + [("--train-feed", n) for n, _ in source.train_feeds]
     named += [(f"--endpoint {n}=", t) for n, t in source.endpoints]
     return [(f"{flag} {name}" if not flag.endswith("=") else f"{flag}{name}", name) for flag, name in named if name]
+
+
+def _fed_names(source):
+    """The tensors a parity run of `source` feeds: its inputs, labels, training switch and feeds."""
+    named = [source.inputs, source.labels, source.training, *(n for n, _ in source.eval_feeds),
+             *(n for n, _ in source.train_feeds)]
+    return [n for n in named if n]
 
 
 def _fetched(model):

@@ -225,3 +225,19 @@ def test_a_trusted_op_that_fails_as_it_runs_is_the_graph_s_error(capsys, port):
                            "--trust-graph", "--json", "out/r.json")
     assert code == 2 and "Traceback" not in err, err
     assert "the graph's WriteFile op 'WriteFile' (reads or writes files) failed as it ran: " in err.splitlines()[-1]
+
+
+def test_the_walk_stops_at_what_the_run_feeds_as_a_session_does():
+    """A 2016 script's queue-fed input: fed as --inputs, nothing behind the dequeue runs, so nothing
+    there is refused; left unfed, the logits would block on the queue, and that is refused."""
+    def build(tf):
+        queue = tf.queue.FIFOQueue(10, [tf.float32], shapes=[[4]])
+        x = tf.identity(queue.dequeue_many(2), name="x")
+        return tf.identity(x * 2.0, name="out")
+
+    graph_def, out = graph_def_of(build)
+    unfed = graph_trust.walk(graph_def, [("--logits out:0", out.name)])
+    assert [f.what for f in unfed] == [graph_trust.QUEUES] * len(unfed) and unfed
+    assert graph_trust.walk(graph_def, [("--logits out:0", out.name)], fed=["x:0"]) == []
+    dequeue = next(n.name for n in graph_def.node if n.op.startswith("QueueDequeue"))
+    assert graph_trust.walk(graph_def, [("--logits out:0", out.name)], fed=[dequeue]) == []
